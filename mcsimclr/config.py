@@ -72,22 +72,29 @@ def apply_overrides(schema: type, data: Mapping[str, Any], overrides: Sequence[s
         except yaml.YAMLError as err:
             raise ConfigError(f"override {item!r}: value is not valid YAML: {err}") from err
         parts = key.split(".")
-        _check_path(schema, parts, item)
+        defaults = _check_path(schema, parts, item)
         node = result
-        for part in parts[:-1]:
+        for part, default in zip(parts[:-1], defaults, strict=False):
             child = node.get(part)
             if not isinstance(child, dict):
-                child = {}
+                # A mapping field absent from the file starts from its default, so `splits.test=5`
+                # changes one entry instead of dropping the others.
+                child = dict(default) if isinstance(default, Mapping) else {}
                 node[part] = child
             node = child
         node[parts[-1]] = value
     return result
 
 
-def _check_path(schema: type, parts: list[str], item: str) -> None:
-    """Reject an override whose dotted path is not in the schema, before any value is set."""
+def _check_path(schema: type, parts: list[str], item: str) -> list[Any]:
+    """Reject an override whose dotted path is not in the schema; return the default at each level."""
     current: Any = schema
+    defaults: list[Any] = []
     for depth, part in enumerate(parts):
+        if get_origin(current) is dict:  # a mapping field: any key, typed values
+            current = get_args(current)[1]
+            defaults.append(None)
+            continue
         cls = _dataclass_of(current)
         if cls is None:
             where = ".".join(parts[:depth])
@@ -100,6 +107,10 @@ def _check_path(schema: type, parts: list[str], item: str) -> None:
                 f"override {item!r}: unknown key {part!r} at {where}; valid keys: {', '.join(names)}"
             )
         current = hints[part]
+        f = next(f for f in dataclasses.fields(cls) if f.name == part)
+        has_factory = f.default_factory is not dataclasses.MISSING
+        defaults.append(f.default_factory() if has_factory else f.default)
+    return defaults
 
 
 def _dataclass_of(tp: Any) -> type | None:

@@ -160,9 +160,11 @@ class SourceConfig:
 
     def __post_init__(self) -> None:
         if self.kind == "fsdnoisy18k" and not self.fsdnoisy18k.root:
-            raise ValueError("source kind 'fsdnoisy18k' needs fsdnoisy18k.root (the data set directory)")
+            raise ValueError("source kind 'fsdnoisy18k' needs fsdnoisy18k.root: the data set directory "
+                             "(override: source.fsdnoisy18k.root=DIR)")
         if self.kind == "folder" and not (self.folder.root or self.folder.manifest):
-            raise ValueError("source kind 'folder' needs folder.root (class subfolders) or folder.manifest (CSV)")
+            raise ValueError("source kind 'folder' needs folder.root (one subfolder per class) "
+                             "or folder.manifest (CSV), e.g. source.folder.root=DIR")
         if self.silence_peak < 0:
             raise ValueError(f"silence_peak must be >= 0, got {self.silence_peak}")
 

@@ -93,8 +93,11 @@ class GeometryError(ValueError):
 
 def _placement_box(dims: np.ndarray, margin: float, extent_lo: np.ndarray, extent_hi: np.ndarray,
                    height: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Box of valid centre positions: every point of the object ``margin`` from every wall, z in ``height``."""
-    lo = margin - extent_lo
+    """Box of valid centre positions: every point of the object ``margin`` from every wall, z in ``height``.
+
+    ``extent_lo`` / ``extent_hi`` are how far the object reaches below / above its centre on each axis (>= 0).
+    """
+    lo = margin + extent_lo
     hi = dims - margin - extent_hi
     lo[2] = max(lo[2], height[0])
     hi[2] = min(hi[2], height[1])

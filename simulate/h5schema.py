@@ -1,0 +1,207 @@
+"""The HDF5 layout written by ``simulate build`` (one file per split), and its reader.
+
+docs/dataset.md is the human-readable contract; this module is the executable one. A file holds every
+clip's multichannel audio in one array ``audio (mics, total_samples)``, chunked along time, with clip i at
+``audio[:, offsets[i] : offsets[i] + lengths[i]]``, and one row per clip in each per-clip dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "mcsimclr.spatial_clips"
+AZIMUTH_CONVENTION = (
+    "azimuth of the source seen from the array centre, in the horizontal plane, counter-clockwise from the "
+    "room's +x axis seen from above (+y is 90 deg), degrees in (-180, 180]; elevation above the horizontal "
+    "plane, degrees in [-90, 90]; room axes x=width, y=length, z=height (up), origin at a floor corner"
+)
+AUDIO_CHUNK_SAMPLES = 32768
+
+
+@dataclass(frozen=True)
+class Field:
+    """One per-clip dataset: name, dtype, trailing shape (``"mics"`` is the mic count) and meaning."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+    doc: str
+
+
+PER_CLIP_FIELDS: tuple[Field, ...] = (
+    Field("offsets", "int64", (), "start of the clip in `audio`, samples"),
+    Field("lengths", "int64", (), "length of the clip, samples"),
+    Field("label", "int32", (), "class index into the `class_names` attribute"),
+    Field("azimuth_deg", "float32", (), "source azimuth seen from the array centre (convention attribute)"),
+    Field("elevation_deg", "float32", (), "source elevation seen from the array centre"),
+    Field("distance_m", "float32", (), "source to array centre distance, metres"),
+    Field("room_dims", "float32", (3,), "room width, length, height, metres"),
+    Field("rt60_target", "float32", (), "RT60 drawn for the room, seconds"),
+    Field("rt60_sabine", "float32", (), "RT60 that the absorption used gives by Sabine's formula (== target "
+          "unless the target is infeasible for the room), seconds"),
+    Field("rt60_measured", "float32", (), "RT60 measured from the RIRs (Schroeder, mean over mics; NaN if "
+          "not measurable), seconds"),
+    Field("absorption", "float32", (), "uniform wall energy absorption coefficient used"),
+    Field("max_order", "int32", (), "image-source reflection order used"),
+    Field("source_pos", "float64", (3,), "source position in the room, metres"),
+    Field("array_center", "float64", (3,), "array centre in the room, metres (mic i at array_center + "
+          "mic_offsets[i])"),
+    Field("gain", "float32", (), "scale applied to the convolved clip to reach the peak level"),
+    Field("source_index", "int64", (), "index of the clip in the source split's listing"),
+    Field("source_id", "str", (), "source file (relative to the data set root) or synthetic clip id"),
+)
+FIELD_NAMES = tuple(f.name for f in PER_CLIP_FIELDS)
+
+REQUIRED_ATTRS: tuple[str, ...] = (
+    "format", "schema_version", "split", "sample_rate", "n_clips", "n_mics", "mic_offsets", "array_geometry",
+    "class_names", "source_kind", "backend", "backend_version", "azimuth_convention", "config_yaml",
+    "config_sha256", "package_version", "audio_dtype", "keep_tail", "peak",
+)
+
+
+def string_array(values: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Strings as an HDF5 variable-length UTF-8 array."""
+    return np.array(list(values), dtype=h5py.string_dtype())
+
+
+def write_split_file(path: Path, *, attrs: dict, columns: dict[str, np.ndarray], audio_parts: list,
+                     n_mics: int, audio_dtype: str, skipped: tuple[list[str], list[str]]) -> None:
+    """Write one split file at ``path`` (the caller renames it into place once complete).
+
+    Args:
+        attrs: file attributes (see ``REQUIRED_ATTRS``).
+        columns: per-clip arrays keyed by ``FIELD_NAMES``, each ``(n_clips, ...)``.
+        audio_parts: callables, each returning one block of consecutive clips' audio ``(mics, samples)``,
+            in clip order; their lengths add up to ``lengths.sum()``.
+        skipped: source ids and reasons of clips skipped as bad input.
+    """
+    total = int(columns["lengths"].sum())
+    n = len(columns["lengths"])
+    with h5py.File(path, "w", libver=("earliest", "v110"), track_order=False) as f:
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        audio = f.create_dataset(
+            "audio", shape=(n_mics, total), dtype=audio_dtype,
+            chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, max(total, 1))), track_times=False,
+        )
+        pos = 0
+        for part in audio_parts:
+            block = part()
+            audio[:, pos : pos + block.shape[1]] = block
+            pos += block.shape[1]
+        if pos != total:
+            raise RuntimeError(f"audio blocks hold {pos} samples, lengths say {total}")
+        for field in PER_CLIP_FIELDS:
+            data = columns[field.name]
+            if field.dtype == "str":
+                data = string_array([str(s) for s in data])
+            else:
+                data = np.asarray(data, dtype=field.dtype)
+            if data.shape[0] != n:
+                raise RuntimeError(f"column {field.name} has {data.shape[0]} rows, expected {n}")
+            f.create_dataset(field.name, data=data, track_times=False)
+        group = f.create_group("skipped", track_order=False)
+        group.create_dataset("source_id", data=string_array(skipped[0]), track_times=False)
+        group.create_dataset("reason", data=string_array(skipped[1]), track_times=False)
+
+
+class SpatialClipsFile:
+    """Read access to one split file; opened lazily (once per process), so it can be sent to workers.
+
+    Example::
+
+        clips = SpatialClipsFile("data/test.h5")
+        audio = clips.audio(3)          # (mics, samples) float32
+        labels = clips.column("label")  # (n_clips,)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: h5py.File | None = None
+
+    def _h5(self) -> h5py.File:
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        return self._file
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_file": None}
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> SpatialClipsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return int(self._h5()["lengths"].shape[0])
+
+    @property
+    def attrs(self) -> dict:
+        """File attributes as Python values (arrays of strings become lists of str)."""
+        out = {}
+        for key, value in self._h5().attrs.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+                value = [v.decode() if isinstance(v, bytes) else str(v) for v in value]
+            elif isinstance(value, bytes):
+                value = value.decode()
+            out[key] = value
+        return out
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.attrs["class_names"])
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._h5().attrs["sample_rate"])
+
+    def column(self, name: str) -> np.ndarray:
+        """Per-clip dataset ``name`` for all clips ``(n_clips, ...)``; strings decoded to ``str``."""
+        data = self._h5()[name][()]
+        if data.dtype.kind == "O":
+            data = np.array([d.decode() if isinstance(d, bytes) else d for d in data], dtype=object)
+        return data
+
+    def audio(self, index: int) -> np.ndarray:
+        """Clip ``index`` as float32 ``(mics, samples)``."""
+        f = self._h5()
+        offset, length = int(f["offsets"][index]), int(f["lengths"][index])
+        return np.asarray(f["audio"][:, offset : offset + length], dtype=np.float32)
+
+    def skipped(self) -> list[tuple[str, str]]:
+        """Clips left out as bad input: ``(source_id, reason)``."""
+        g = self._h5()["skipped"]
+        ids = [s.decode() if isinstance(s, bytes) else s for s in g["source_id"][()]]
+        reasons = [s.decode() if isinstance(s, bytes) else s for s in g["reason"][()]]
+        return list(zip(ids, reasons, strict=True))
+
+    def config(self) -> dict:
+        """The resolved build config stored in the file."""
+        import yaml
+
+        return yaml.safe_load(self.attrs["config_yaml"])
+
+
+def describe_schema() -> str:
+    """Markdown table of the per-clip fields (kept in docs/dataset.md)."""
+    rows = ["| dataset | dtype | shape | meaning |", "|---|---|---|---|"]
+    for f in PER_CLIP_FIELDS:
+        shape = "(n_clips" + "".join(f", {s}" for s in f.shape) + ")"
+        rows.append(f"| `{f.name}` | {f.dtype} | {shape} | {f.doc} |")
+    return "\n".join(rows)
+
+
+def json_attr(value: object) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,128 @@
+"""The typed config loader: YAML + dotted overrides, unknown keys and bad values rejected clearly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from mcsimclr.config import ConfigError, dump_yaml, from_dict, load_config
+from simulate.config import SimulateConfig
+
+
+@dataclass
+class Inner:
+    ratio: tuple[float, float] = (0.8, 1.25)
+    mode: Literal["time", "both"] = "both"
+
+
+@dataclass
+class Outer:
+    seed: int = 0
+    name: str = "x"
+    scale: float = 1.0
+    flag: bool = False
+    limit: int | None = None
+    sizes: dict[str, int] = field(default_factory=lambda: {"a": 1})
+    inner: Inner = field(default_factory=Inner)
+
+    def __post_init__(self) -> None:
+        if self.scale <= 0:
+            raise ValueError(f"scale must be > 0, got {self.scale}")
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_and_overrides_are_typed(tmp_path):
+    path = write(tmp_path, "seed: 3\ninner:\n  ratio: [0.5, 2]\n")
+    cfg = load_config(Outer, path, ["scale=2", "inner.mode=time", "limit=null", "sizes.b=4", "flag=true"])
+    assert cfg.seed == 3
+    assert cfg.inner.ratio == (0.5, 2.0) and isinstance(cfg.inner.ratio[1], float)
+    assert cfg.inner.mode == "time"
+    assert cfg.scale == 2.0 and cfg.flag is True and cfg.limit is None
+    assert cfg.sizes == {"a": 1, "b": 4}
+
+
+def test_defaults_without_file():
+    assert load_config(Outer) == Outer()
+
+
+def test_unknown_key_in_file_lists_valid_keys(tmp_path):
+    path = write(tmp_path, "inner:\n  ratoi: [1, 1]\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'ratoi' in inner; valid keys: ratio, mode"):
+        load_config(Outer, path)
+
+
+def test_unknown_override_lists_valid_keys():
+    with pytest.raises(ConfigError, match=r"unknown key 'sede' at top level; valid keys: seed, name"):
+        load_config(Outer, None, ["sede=1"])
+    with pytest.raises(ConfigError, match=r"'seed' is a value, not a section"):
+        load_config(Outer, None, ["seed.x=1"])
+    with pytest.raises(ConfigError, match="not of the form"):
+        load_config(Outer, None, ["seed"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("seed=1.5", r"seed: expected an integer, got 1.5"),
+        ("seed=true", r"seed: expected an integer"),
+        ("flag=1", r"flag: expected true or false"),
+        ("inner.mode=freq", r"inner.mode: expected one of 'time', 'both'"),
+        ("inner.ratio=[1]", r"inner.ratio: expected a list of 2 values"),
+        ("scale=-1", r"scale must be > 0, got -1.0"),
+        ("name=[1]", r"name: expected a string"),
+    ],
+)
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(Outer, None, [override])
+
+
+def test_not_a_mapping_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(Outer, write(tmp_path, "- 1\n- 2\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Outer, tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(Outer, write(tmp_path, "a: [1\n"))
+
+
+def test_dump_round_trip(tmp_path):
+    cfg = load_config(SimulateConfig, "configs/simulate/tiny.yaml", ["room.rt60=[0.2,0.3]"])
+    again = load_config(SimulateConfig, write(tmp_path, dump_yaml(cfg)))
+    assert again == cfg
+    assert from_dict(SimulateConfig, {}) == SimulateConfig()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("room.rt60=[1.0,0.1]", "lower bound above its upper bound"),
+        ("room.width=[0,3]", "must be > 0"),
+        ("array.geometry=hexagon", "unknown array geometry 'hexagon'"),
+        ("array.geometry=custom", "needs mic_positions"),
+        ("source.kind=fsdnoisy18k", r"needs fsdnoisy18k.root"),
+        ("source.synthetic.splits={a: 0}", "must be >= 1 clip"),
+        ("source.folder.split_fractions={a: 0.5}", "must sum to 1"),
+        ("output.peak=2", r"peak must be in \(0, 1\]"),
+        ("sample_rate=100", "sample_rate must be >= 1000"),
+    ],
+)
+def test_simulate_schema_rejects_bad_values(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(SimulateConfig, "configs/simulate/tiny.yaml", [override])
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    needs_root = {"fsdnoisy18k.yaml": "source.fsdnoisy18k.root=/data", "folder.yaml": "source.folder.root=/data"}
+    for path in sorted(Path("configs/simulate").glob("*.yaml")):
+        overrides = [needs_root[path.name]] if path.name in needs_root else []
+        assert isinstance(load_config(SimulateConfig, path, overrides), SimulateConfig)
