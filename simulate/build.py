@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,14 @@ _WORKER: dict = {}
 
 
 def _init_worker(config: SimulateConfig, source: SourceSet) -> None:
-    """Per-process state: the backend is built once per worker, not once per block."""
-    with contextlib.suppress(ImportError):
-        import torch
+    """Start of a worker process: one thread, and the state every block needs."""
+    if "torch" in sys.modules:  # never import it here: it costs seconds per worker and simulate needs none
+        sys.modules["torch"].set_num_threads(1)
+    _set_state(config, source)
 
-        torch.set_num_threads(1)
+
+def _set_state(config: SimulateConfig, source: SourceSet) -> None:
+    """Per-process state: the backend is built once per process, not once per block."""
     _WORKER["config"] = config
     _WORKER["source"] = source
     _WORKER["offsets"] = mic_offsets(config.array)
@@ -208,70 +212,89 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     config_yaml, digest = config_digest(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    chunk = config.output.chunk_clips
     outputs = []
-    for split, refs in listing.items():
-        final = out_dir / f"{split}.h5"
-        outputs.append(final)
-        if final.exists():
-            import h5py
+    with contextlib.ExitStack() as stack:
+        pools: list[mp.pool.Pool] = []
 
-            with h5py.File(final, "r") as f:
-                same = f.attrs.get("config_sha256") == digest
-            if same:
-                log(f"{final}: already built from this config, skipping")
-                continue
-            if not overwrite:
-                raise BuildError(f"{final} exists and was built from a different config; "
-                                 "pass --overwrite to replace it, or choose another --out")
-            final.unlink()
-        if not refs:
-            raise BuildError(f"split {split!r} has no clips")
-        work = out_dir / f"{split}.h5.work"
-        plan = {"config_sha256": digest, "split": split, "n_clips": len(refs), "chunk_clips": chunk,
-                "listing_sha256": listing_digest(refs)}
-        _prepare_work_dir(work, plan, overwrite)
-        n_blocks = (len(refs) + chunk - 1) // chunk
-        paths = [work / f"block_{k:06d}.npz" for k in range(n_blocks)]
-        todo = [_Task(split, k, refs[k * chunk : (k + 1) * chunk], paths[k]) for k in range(n_blocks)
-                if not paths[k].exists()]
-        done = len(refs) - sum(len(t.refs) for t in todo)
-        if done:
-            log(f"{split}: resuming, {done} of {len(refs)} clips already simulated")
-        with tqdm(total=len(refs), initial=done, unit="clip", desc=split, disable=not progress,
-                  dynamic_ncols=True, smoothing=0.1) as bar:
-            if workers == 1 or len(todo) <= 1:
-                _init_worker(config, source)
-                for task in todo:
-                    bar.update(_run_task(task))
-            else:
-                ctx = mp.get_context("spawn")
-                with _single_threaded_env(), ctx.Pool(workers, initializer=_init_worker,
-                                                      initargs=(config, source)) as pool:
-                    for n in pool.imap_unordered(_run_task, todo):
-                        bar.update(n)
-        attrs = {
-            "format": FORMAT_NAME,
-            "schema_version": SCHEMA_VERSION,
-            "split": split,
-            "sample_rate": config.sample_rate,
-            "n_mics": offsets.shape[0],
-            "mic_offsets": offsets,
-            "array_geometry": config.array.geometry,
-            "class_names": string_array(list(source.class_names)),
-            "source_kind": config.source.kind,
-            "backend": b.name,
-            "backend_version": backend_class(b.name).version(),
-            "azimuth_convention": AZIMUTH_CONVENTION,
-            "config_yaml": config_yaml,
-            "config_sha256": digest,
-            "package_version": mcsimclr.__version__,
-            "audio_dtype": config.output.audio_dtype,
-            "keep_tail": config.output.keep_tail,
-            "peak": config.output.peak,
-        }
-        _assemble(final, paths, attrs=attrs, n_mics=offsets.shape[0], audio_dtype=config.output.audio_dtype)
-        shutil.rmtree(work)
-        log(f"{final}: {len(refs)} clips written")
+        def get_pool() -> mp.pool.Pool:
+            """One pool of spawned workers for all splits, started only if some work needs it."""
+            if not pools:
+                stack.enter_context(_single_threaded_env())
+                pools.append(stack.enter_context(mp.get_context("spawn").Pool(
+                    workers, initializer=_init_worker, initargs=(config, source))))
+            return pools[0]
+
+        for split, refs in listing.items():
+            outputs.append(_build_split(
+                split, refs, config=config, source=source, out_dir=out_dir, workers=workers, get_pool=get_pool,
+                digest=digest, config_yaml=config_yaml, overwrite=overwrite, progress=progress, log=log))
     return outputs
+
+
+def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, source: SourceSet, out_dir: Path,
+                 workers: int, get_pool: Callable[[], mp.pool.Pool], digest: str, config_yaml: str,
+                 overwrite: bool, progress: bool, log: Callable[[str], None]) -> Path:
+    """Build (or resume, or skip if up to date) one split's file; returns its path."""
+    chunk = config.output.chunk_clips
+    offsets = mic_offsets(config.array)
+    b = config.backend
+    final = out_dir / f"{split}.h5"
+    if final.exists():
+        import h5py
+
+        with h5py.File(final, "r") as f:
+            same = f.attrs.get("config_sha256") == digest
+        if same:
+            log(f"{final}: already built from this config, skipping")
+            return final
+        if not overwrite:
+            raise BuildError(f"{final} exists and was built from a different config; "
+                             "pass --overwrite to replace it, or choose another --out")
+        final.unlink()
+    if not refs:
+        raise BuildError(f"split {split!r} has no clips")
+    work = out_dir / f"{split}.h5.work"
+    plan = {"config_sha256": digest, "split": split, "n_clips": len(refs), "chunk_clips": chunk,
+            "listing_sha256": listing_digest(refs)}
+    _prepare_work_dir(work, plan, overwrite)
+    n_blocks = (len(refs) + chunk - 1) // chunk
+    paths = [work / f"block_{k:06d}.npz" for k in range(n_blocks)]
+    todo = [_Task(split, k, refs[k * chunk : (k + 1) * chunk], paths[k]) for k in range(n_blocks)
+            if not paths[k].exists()]
+    done = len(refs) - sum(len(t.refs) for t in todo)
+    if done:
+        log(f"{split}: resuming, {done} of {len(refs)} clips already simulated")
+    with tqdm(total=len(refs), initial=done, unit="clip", desc=split, disable=not progress,
+              dynamic_ncols=True, smoothing=0.1) as bar:
+        if workers == 1 or len(todo) <= 1:
+            _set_state(config, source)
+            for task in todo:
+                bar.update(_run_task(task))
+        else:
+            for n in get_pool().imap_unordered(_run_task, todo):
+                bar.update(n)
+    attrs = {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "split": split,
+        "sample_rate": config.sample_rate,
+        "n_mics": offsets.shape[0],
+        "mic_offsets": offsets,
+        "array_geometry": config.array.geometry,
+        "class_names": string_array(list(source.class_names)),
+        "source_kind": config.source.kind,
+        "backend": b.name,
+        "backend_version": backend_class(b.name).version(),
+        "azimuth_convention": AZIMUTH_CONVENTION,
+        "config_yaml": config_yaml,
+        "config_sha256": digest,
+        "package_version": mcsimclr.__version__,
+        "audio_dtype": config.output.audio_dtype,
+        "keep_tail": config.output.keep_tail,
+        "peak": config.output.peak,
+    }
+    _assemble(final, paths, attrs=attrs, n_mics=offsets.shape[0], audio_dtype=config.output.audio_dtype)
+    shutil.rmtree(work)
+    log(f"{final}: {len(refs)} clips written")
+    return final
 
