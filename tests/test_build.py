@@ -1,0 +1,217 @@
+"""`simulate build` end to end: real rooms, real HDF5 files, resume after kill, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+
+from simulate.cli import main
+from simulate.h5schema import SpatialClipsFile
+from simulate.verify import verify_file
+
+TINY = "configs/simulate/tiny.yaml"
+ONE_SPLIT = ["source.synthetic.splits={test: 24}", "output.chunk_clips=2"]
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulate.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The one-split build, uninterrupted, in this process with one worker."""
+    out = tmp_path_factory.mktemp("reference")
+    assert main(["build", "--config", TINY, "--out", str(out), "--no-progress", *ONE_SPLIT]) == 0
+    return out / "test.h5"
+
+
+def test_tiny_build_conforms_and_describes_itself(tmp_path, capsys):
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--no-progress"]) == 0
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["clean_train.h5", "noisy_train.h5", "test.h5"]
+    for f in files:
+        assert verify_file(f, check_audio=True) == []
+    with SpatialClipsFile(tmp_path / "noisy_train.h5") as clips:
+        assert len(clips) == 12
+        a = clips.attrs
+        assert a["sample_rate"] == 16000 and a["n_mics"] == 4 and a["schema_version"] == 1
+        assert a["split"] == "noisy_train" and a["backend"] == "pyroomacoustics"
+        assert clips.config()["room"]["rt60"] == [0.1, 0.4]
+        assert len(clips.class_names) >= 10
+        audio = clips.audio(0)
+        assert audio.shape == (4, clips.column("lengths")[0]) and audio.dtype == np.float32
+        assert np.max(np.abs(audio)) == pytest.approx(0.5, rel=1e-5)  # output.peak
+        rt = clips.column("rt60_measured")
+        assert np.all(np.isfinite(rt)) and np.all((rt > 0.02) & (rt < 1.0))
+        assert np.all(clips.column("rt60_target") <= 0.4)
+        assert np.all(clips.column("max_order") <= 6)
+        assert list(clips.column("source_index")) == list(range(12))
+    assert main(["info", str(tmp_path / "test.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "RT60 target vs measured" in out and "azimuth (deg)" in out and "clips per class" in out
+
+
+def test_workers_give_identical_files(tmp_path, reference):
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--workers", "2", "--no-progress",
+                 *ONE_SPLIT]) == 0
+    assert sha(tmp_path / "test.h5") == sha(reference)
+
+
+def _interrupt(out: Path, sig: int) -> subprocess.Popen:
+    """Start a build, wait until some blocks are saved, send ``sig`` to its whole process group."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulate.cli", "build", "--config", TINY, "--out", str(out), "--workers", "2",
+         "--no-progress", *ONE_SPLIT],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    work = out / "test.h5.work"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(work.glob("block_*.npz"))) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_build_resumes_bit_identical(tmp_path, reference, sig):
+    proc = _interrupt(tmp_path, sig)
+    blocks = len(list((tmp_path / "test.h5.work").glob("block_*.npz")))
+    assert 2 <= blocks < 12, "the build must be interrupted part-way for this test to mean anything"
+    assert not (tmp_path / "test.h5").exists()  # nothing that looks finished
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "Run the same command again to resume" in proc.stderr.read()
+    again = cli("build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stdout
+    assert sha(tmp_path / "test.h5") == sha(reference)
+    assert not (tmp_path / "test.h5.work").exists()
+
+
+def test_leftover_partial_file_is_never_taken_as_output(tmp_path, reference):
+    (tmp_path / "test.h5.partial").write_bytes(b"half a file")
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT]) == 0
+    assert sha(tmp_path / "test.h5") == sha(reference)
+    assert not (tmp_path / "test.h5.partial").exists()
+
+
+def test_rerun_skips_and_other_config_needs_overwrite(tmp_path, capsys):
+    args = ["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT]
+    assert main(args) == 0
+    before = sha(tmp_path / "test.h5")
+    assert main(args) == 0
+    assert "already built from this config" in capsys.readouterr().out
+    assert main([*args, "seed=5"]) == 2
+    assert "built from a different config; pass --overwrite" in capsys.readouterr().err
+    assert sha(tmp_path / "test.h5") == before
+    assert main([*args, "seed=5", "--overwrite"]) == 0
+    assert sha(tmp_path / "test.h5") != before
+
+
+def test_unfinished_work_from_another_config_is_not_mixed_in(tmp_path, capsys):
+    _interrupt(tmp_path, signal.SIGKILL)
+    args = ["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT, "seed=9"]
+    assert main(args) == 2
+    assert "unfinished build from a different config" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    with SpatialClipsFile(tmp_path / "test.h5") as clips:
+        assert clips.config()["seed"] == 9
+
+
+def _write_folder(root: Path, bad: dict[str, np.ndarray | bytes] | None = None) -> Path:
+    rng = np.random.default_rng(0)
+    for label in ("dog", "bell"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            sf.write(root / label / f"{i}.wav", 0.3 * rng.standard_normal(8000), 16000, subtype="PCM_16")
+    for name, content in (bad or {}).items():
+        path = root / "dog" / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            sf.write(path, content, 16000, subtype="PCM_16")
+    return root
+
+
+FOLDER = ["source.kind=folder", "output.chunk_clips=2"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"z_corrupt.wav": b"RIFF\x00\x00\x00\x00WAVEnot really"}, "z_corrupt.wav"),
+        ({"z_stereo.wav": np.zeros((800, 2)) + 0.1}, "z_stereo.wav"),
+        ({"z_silent.wav": np.zeros(800)}, "z_silent.wav: clip is silent"),
+    ],
+)
+def test_bad_audio_is_named_and_leaves_no_output(tmp_path, capsys, bad, message):
+    root = _write_folder(tmp_path / "clips", bad)
+    out = tmp_path / "out"
+    assert main(["build", "--config", TINY, "--out", str(out), "--no-progress", *FOLDER,
+                 f"source.folder.root={root}"]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(out.glob("*.h5"))
+    # Skipping is explicit, and what was skipped is recorded in the output.
+    assert main(["build", "--config", TINY, "--out", str(out), "--no-progress", *FOLDER,
+                 f"source.folder.root={root}", "source.skip_bad_files=true", "--overwrite"]) == 0
+    with SpatialClipsFile(out / "train.h5") as clips:
+        assert len(clips) == 6
+        (skipped_id, reason), = clips.skipped()
+        assert skipped_id.endswith(next(iter(bad))) and reason
+        assert clips.class_names == ["bell", "dog"]
+    assert verify_file(out / "train.h5") == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["room.width=[0.8,1.0]"], "impossible geometry"),
+        (["backend.name=gpurir"], "unknown backend 'gpurir'"),
+        (["room.rt60=[0.5,0.1]"], "lower bound above its upper bound"),
+        (["room.widht=[3,4]"], "unknown key 'widht' at room; valid keys: width, length"),
+        (["source.kind=fsdnoisy18k", "source.fsdnoisy18k.root=/nonexistent/fsd"], "/nonexistent/fsd"),
+        (["source.kind=folder", "source.folder.root=/nonexistent/clips"], "/nonexistent/clips"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, capsys, overrides, message):
+    assert main(["build", "--config", TINY, "--out", str(tmp_path / "o"), "--no-progress", *overrides]) == 2
+    assert message in capsys.readouterr().err
+    assert not list((tmp_path).rglob("*.h5"))
+
+
+def test_unknown_split_and_print_config(tmp_path, capsys):
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--splits", "dev"]) == 2
+    assert "unknown split 'dev'" in capsys.readouterr().err
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--print-config", "seed=4"]) == 0
+    assert "seed: 4" in capsys.readouterr().out
+
+
+def test_verify_catches_tampering(tmp_path, reference):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(reference.read_bytes())
+    with h5py.File(bad, "r+") as f:
+        f["azimuth_deg"][0] += 30.0
+        f["offsets"][1] += 1
+    problems = verify_file(bad)
+    assert any("azimuth_deg disagrees" in p for p in problems)
+    assert any("offsets are not the running sum" in p for p in problems)
+    truncated = tmp_path / "trunc.h5"
+    truncated.write_bytes(reference.read_bytes()[:2000])
+    assert "not a readable HDF5 file" in verify_file(truncated)[0]
+    assert cli("verify", str(truncated)).returncode == 1
