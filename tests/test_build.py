@@ -215,3 +215,21 @@ def test_verify_catches_tampering(tmp_path, reference):
     truncated.write_bytes(reference.read_bytes()[:2000])
     assert "not a readable HDF5 file" in verify_file(truncated)[0]
     assert cli("verify", str(truncated)).returncode == 1
+
+
+def test_fsdnoisy18k_layout_builds_end_to_end(tmp_path):
+    from test_loaders import make_fsd
+
+    from simulate.sources.fsdnoisy18k import FSDNOISY18K_CLASSES
+
+    root = make_fsd(tmp_path / "FSDnoisy18k")
+    out = tmp_path / "out"
+    assert main(["build", "--config", TINY, "--out", str(out), "--no-progress", "source.kind=fsdnoisy18k",
+                 f"source.fsdnoisy18k.root={root}"]) == 0
+    assert sorted(p.name for p in out.glob("*.h5")) == ["clean_train.h5", "noisy_train.h5", "test.h5"]
+    for path in out.glob("*.h5"):
+        assert verify_file(path, check_audio=True) == []
+        with SpatialClipsFile(path) as clips:
+            assert clips.class_names == list(FSDNOISY18K_CLASSES)
+            assert clips.sample_rate == 16000  # resampled from 44.1 kHz
+            assert all(s.startswith("FSDnoisy18k.audio_") for s in clips.column("source_id"))
