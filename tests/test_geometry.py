@@ -78,11 +78,11 @@ def test_placement_gives_up_with_a_clear_error():
 
 def test_azimuth_convention():
     c = np.array([2.0, 2.0, 1.0])
-    assert direction_of([*c, 1, 0, 0], c)[0] == pytest.approx(0.0)
-    assert direction_of([*c, 0, 1, 0], c)[0] == pytest.approx(90.0)
-    assert direction_of([*c, -1, 0, 0], c)[0] == pytest.approx(180.0)
-    assert direction_of([*c, 0, -1, 0], c)[0] == pytest.approx(-90.0)
-    az, el, dist = direction_of([*c, 1, 1, np.sqrt(2)], c)
+    assert direction_of(c + np.array([1, 0, 0]), c)[0] == pytest.approx(0.0)
+    assert direction_of(c + np.array([0, 1, 0]), c)[0] == pytest.approx(90.0)
+    assert direction_of(c + np.array([-1, 0, 0]), c)[0] == pytest.approx(180.0)
+    assert direction_of(c + np.array([0, -1, 0]), c)[0] == pytest.approx(-90.0)
+    az, el, dist = direction_of(c + np.array([1, 1, np.sqrt(2)]), c)
     assert (az, el, dist) == pytest.approx((45.0, 45.0, 2.0))
 
 
