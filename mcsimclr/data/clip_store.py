@@ -1,0 +1,109 @@
+"""GPU-first data: a whole split held in device memory, crops drawn there without a DataLoader.
+
+FSDnoisy18k's noisy split is 38.8 h: 4 mics x 24 kHz x 2 bytes (float16) = 27 GB, which fits an 80 GB GPU.
+With the split on the device, a training step draws its batch of crops by indexing one tensor: no disk read,
+no worker process and no host-to-device copy sits in the loop. When it does not fit, stream with
+``ClipsDataset`` and DataLoader workers instead; ``choose_data_mode`` makes the choice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from mcsimclr.data.clips_dataset import LABEL_FIELDS
+from mcsimclr.data.crops import draw_starts, gather_crops
+from simulate.h5schema import SpatialClipsFile
+
+log = logging.getLogger(__name__)
+
+DataMode = Literal["auto", "device", "stream"]
+
+
+def store_nbytes(path: str | Path, dtype: torch.dtype) -> int:
+    """Bytes that ``ClipStore`` needs for the split in ``path`` at ``dtype``."""
+    with SpatialClipsFile(path) as f:
+        shape = f._h5()["audio"].shape
+    return int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory on ``device`` (CUDA: free device memory; CPU: available RAM)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def choose_data_mode(path: str | Path, *, device: torch.device, dtype: torch.dtype, mode: DataMode = "auto",
+                     max_fraction: float = 0.5) -> Literal["device", "stream"]:
+    """``device`` if the split fits in ``max_fraction`` of the device's free memory (or if forced), else ``stream``.
+
+    The choice and its reason are logged.
+    """
+    need = store_nbytes(path, dtype)
+    free = available_bytes(device)
+    if mode == "auto":
+        chosen = "device" if need <= max_fraction * free else "stream"
+        reason = f"needs {need / 2**30:.2f} GiB, {free / 2**30:.1f} GiB free on {device} (limit {max_fraction:.0%})"
+    elif mode in ("device", "stream"):
+        chosen, reason = mode, "forced by config"
+    else:
+        raise ValueError(f"data mode must be auto, device or stream, got {mode!r}")
+    log.info("data %s: %s (%s)", Path(path).name, "held on the device" if chosen == "device" else "streamed", reason)
+    return chosen
+
+
+class ClipStore:
+    """All clips of one split file in one tensor on a device, with their labels.
+
+    Args:
+        path: a split file.
+        device: where to hold it.
+        dtype: storage type (float16 halves the memory; crops come out as float32).
+        block_samples: samples read from HDF5 per copy (bounds host memory while loading).
+
+    Example::
+
+        store = ClipStore("data/noisy_train.h5", device=torch.device("cuda"))
+        a, b = store.pairs(torch.arange(512, device="cuda"), crop=24000, generator=g)  # (512, mics, crop) each
+    """
+
+    def __init__(self, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16,
+                 block_samples: int = 1 << 22) -> None:
+        self.device = torch.device(device)
+        with SpatialClipsFile(path) as f:
+            h5 = f._h5()["audio"]
+            self.audio = torch.empty(h5.shape, dtype=dtype, device=self.device)
+            for start in range(0, h5.shape[1], block_samples):
+                block = torch.from_numpy(np.asarray(h5[:, start : start + block_samples], dtype=np.float32))
+                self.audio[:, start : start + block.shape[1]] = block.to(self.device, dtype=dtype)
+            self.offsets = torch.from_numpy(f.column("offsets")).to(self.device)
+            self.lengths = torch.from_numpy(f.column("lengths")).to(self.device)
+            self.labels = {k: torch.from_numpy(np.asarray(f.column(k))).to(self.device) for k in LABEL_FIELDS}
+            self.sample_rate = f.sample_rate
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def crops(self, indices: torch.Tensor, crop: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One random crop of each clip in ``indices`` ``(n,)`` -> ``(n, mics, crop)`` float32."""
+        lengths = self.lengths[indices]
+        starts = draw_starts(lengths, crop, generator=generator)
+        return gather_crops(self.audio, self.offsets[indices], lengths, starts, crop).float()
+
+    def pairs(self, indices: torch.Tensor, crop: int, *,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two independent random crops of each clip (a positive pair): two ``(n, mics, crop)`` float32."""
+        return (self.crops(indices, crop, generator=generator), self.crops(indices, crop, generator=generator))

@@ -1,0 +1,124 @@
+"""Training data from `simulate build` files: crops, pairs, whole clips; streamed and held on the device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from mcsimclr.data import ClipsDataset, ClipStore, choose_data_mode, draw_starts, gather_crops, pad_collate
+from simulate.cli import main
+from simulate.h5schema import SpatialClipsFile
+
+CROP = 8000  # 0.5 s at 16 kHz: tiny.yaml clips are 0.3-1.5 s, so some are shorter than a crop
+
+
+@pytest.fixture(scope="module")
+def split_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    assert main(["build", "--config", "configs/simulate/tiny.yaml", "--out", str(out), "--no-progress",
+                 "--splits", "noisy_train"]) == 0
+    return out / "noisy_train.h5"
+
+
+def reference_crop(clip: np.ndarray, start: int, crop: int) -> np.ndarray:
+    out = np.zeros((clip.shape[0], crop), dtype=np.float32)
+    piece = clip[:, start : start + crop]
+    out[:, : piece.shape[1]] = piece
+    return out
+
+
+def test_gather_crops_matches_slicing_and_pads():
+    rng = np.random.default_rng(0)
+    lengths = np.array([50, 7, 30, 12])
+    audio = rng.standard_normal((3, lengths.sum())).astype(np.float32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    starts = np.array([40, 0, 5, 11])
+    got = gather_crops(torch.from_numpy(audio), torch.from_numpy(offsets), torch.from_numpy(lengths),
+                       torch.from_numpy(starts), 16).numpy()
+    for i in range(4):
+        clip = audio[:, offsets[i] : offsets[i] + lengths[i]]
+        np.testing.assert_array_equal(got[i], reference_crop(clip, starts[i], 16))
+
+
+def test_draw_starts_stay_inside_and_cover_the_range():
+    lengths = torch.tensor([100, 10, 16, 40] * 2000)
+    g = torch.Generator().manual_seed(0)
+    starts = draw_starts(lengths, 16, generator=g)
+    assert torch.all(starts <= (lengths - 16).clamp(min=0)) and torch.all(starts >= 0)
+    first = starts[::4]
+    assert first.min() == 0 and first.max() == 84  # every start of the 100-sample clip is reachable
+    assert abs(first.float().mean().item() - 42) < 2
+    again = draw_starts(lengths, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(starts, again)
+
+
+def test_dataset_pairs_are_slices_of_the_file(split_file):
+    ds = ClipsDataset(split_file, crop_samples=CROP, views=2, seed=3)
+    with SpatialClipsFile(split_file) as f:
+        for item in (ds[i] for i in range(len(ds))):
+            clip = f.audio(item["index"])
+            assert item["audio"].shape == (2, 4, CROP)
+            for view in item["audio"].numpy():
+                starts = [s for s in range(max(clip.shape[1] - CROP, 0) + 1)
+                          if np.array_equal(reference_crop(clip, s, CROP)[:, :50], view[:, :50])]
+                assert starts, "a view must be a crop of its clip"
+                np.testing.assert_array_equal(view, reference_crop(clip, starts[0], CROP))
+            assert item["label"] == f.column("label")[item["index"]]
+
+
+def test_dataset_is_reproducible_per_epoch_and_worker_independent(split_file):
+    ds = ClipsDataset(split_file, crop_samples=CROP, views=1, seed=0)
+    first = torch.stack([ds[i]["audio"] for i in range(len(ds))])
+    again = torch.stack([ds[i]["audio"] for i in range(len(ds))])
+    assert torch.equal(first, again)
+    ds.set_epoch(1)
+    assert not torch.equal(first, torch.stack([ds[i]["audio"] for i in range(len(ds))]))
+    ds.set_epoch(0)
+    batches = [torch.cat([b["audio"] for b in DataLoader(ds, batch_size=4, num_workers=n)]) for n in (0, 2)]
+    assert torch.equal(batches[0], batches[1]) and torch.equal(batches[0], first)
+
+
+def test_whole_clips_collate_with_padding(split_file):
+    ds = ClipsDataset(split_file)
+    batch = next(iter(DataLoader(ds, batch_size=5, collate_fn=pad_collate)))
+    assert batch["audio"].shape == (5, 4, int(batch["length"].max()))
+    with SpatialClipsFile(split_file) as f:
+        for b in range(5):
+            n = int(batch["length"][b])
+            np.testing.assert_array_equal(batch["audio"][b, :, :n].numpy(), f.audio(int(batch["index"][b])))
+            assert torch.all(batch["audio"][b, :, n:] == 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_store_holds_the_split_and_draws_crops(split_file, dtype):
+    store = ClipStore(split_file, device="cpu", dtype=dtype, block_samples=5000)
+    with SpatialClipsFile(split_file) as f:
+        assert len(store) == len(f)
+        tol = 0 if dtype == torch.float32 else 1e-3
+        for i in range(len(f)):
+            o, n = int(store.offsets[i]), int(store.lengths[i])
+            np.testing.assert_allclose(store.audio[:, o : o + n].float().numpy(), f.audio(i), atol=tol)
+        assert torch.equal(store.labels["label"], torch.from_numpy(f.column("label")))
+    idx = torch.arange(len(store))
+    a, b = store.pairs(idx, CROP, generator=torch.Generator().manual_seed(0))
+    assert a.shape == b.shape == (len(store), 4, CROP) and a.dtype == torch.float32
+    long = store.lengths > CROP + 100
+    assert not torch.equal(a[long], b[long])  # two independent crops of each long clip
+
+
+def test_data_mode_choice(split_file):
+    cpu = torch.device("cpu")
+    assert choose_data_mode(split_file, device=cpu, dtype=torch.float16) == "device"  # a few MB fit in RAM
+    assert choose_data_mode(split_file, device=cpu, dtype=torch.float16, max_fraction=1e-12) == "stream"
+    assert choose_data_mode(split_file, device=cpu, dtype=torch.float16, mode="stream") == "stream"
+    with pytest.raises(ValueError, match="auto, device or stream"):
+        choose_data_mode(split_file, device=cpu, dtype=torch.float16, mode="gpu")  # type: ignore[arg-type]
+
+
+def test_bad_arguments(split_file):
+    with pytest.raises(ValueError, match="views must be 1 or 2"):
+        ClipsDataset(split_file, crop_samples=10, views=3)
+    with pytest.raises(ValueError, match="crop must be >= 1"):
+        draw_starts(torch.tensor([5]), 0)
