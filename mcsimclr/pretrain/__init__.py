@@ -1,0 +1,1 @@
+"""Contrastive pretraining (MC-SimCLR): config, Lightning module and data, and the run itself."""

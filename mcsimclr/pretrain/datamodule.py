@@ -1,0 +1,91 @@
+"""Pretraining data for Lightning: positive pairs held on the device (GPU-first) or streamed from HDF5."""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from mcsimclr.data.clip_store import ClipStore, choose_data_mode
+from mcsimclr.data.clips_dataset import ClipsDataset
+
+log = logging.getLogger(__name__)
+
+
+class IndexBatches(Dataset):
+    """Batches of clip indices, a fresh seeded permutation each epoch, sharded across processes.
+
+    Item ``i`` of epoch ``e`` is a ``(batch_size,)`` int64 tensor; incomplete batches are dropped, so every
+    process takes the same number of equal-sized steps (NT-Xent's all-gather needs that).
+    """
+
+    def __init__(self, n_clips: int, *, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        self.n_clips, self.batch_size, self.seed = n_clips, batch_size, seed
+        self.rank, self.world_size, self.epoch = rank, world_size, 0
+        self.steps = n_clips // (batch_size * world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int) -> torch.Tensor:
+        perm = torch.randperm(self.n_clips, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        start = (step * self.world_size + self.rank) * self.batch_size
+        return perm[start : start + self.batch_size]
+
+
+class PretrainData(L.LightningDataModule):
+    """Positive pairs from one split file.
+
+    In ``device`` mode the split lives in a :class:`ClipStore` on the training device and each batch is only a
+    tensor of indices; the module draws the crops on the device (``SimCLRModule.on_after_batch_transfer``).
+    In ``stream`` mode, DataLoader workers read the crops from HDF5.
+    """
+
+    def __init__(self, *, path: str, crop_samples: int, batch_size: int, mode: str = "auto",
+                 store_dtype: torch.dtype = torch.float16, num_workers: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        self.path, self.crop_samples, self.batch_size = path, crop_samples, batch_size
+        self.requested_mode, self.store_dtype, self.num_workers, self.seed = mode, store_dtype, num_workers, seed
+        self.mode: str | None = None
+        self.store: ClipStore | None = None
+        self.dataset: Dataset | None = None
+
+    def setup(self, stage: str) -> None:
+        if self.mode is not None:
+            return
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world = self.trainer.world_size if self.trainer is not None else 1
+        self.mode = choose_data_mode(self.path, device=device, dtype=self.store_dtype, mode=self.requested_mode)
+        if self.mode == "device":
+            self.store = ClipStore(self.path, device=device, dtype=self.store_dtype)
+            self.dataset = IndexBatches(len(self.store), batch_size=self.batch_size, seed=self.seed, rank=rank,
+                                        world_size=world)
+        else:
+            self.dataset = ClipsDataset(self.path, crop_samples=self.crop_samples, views=2, seed=self.seed)
+
+    def steps_per_epoch(self, world_size: int) -> int:
+        n = len(self.store) if self.store is not None else len(self.dataset)
+        return n // (self.batch_size * world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def train_dataloader(self) -> DataLoader:
+        if self.mode == "device":
+            return DataLoader(self.dataset, batch_size=None, shuffle=False, num_workers=0)
+        # Lightning adds a DistributedSampler under DDP; persistent_workers stays off so set_epoch reaches them.
+        g = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=g,
+                          num_workers=self.num_workers, persistent_workers=False,
+                          worker_init_fn=_one_thread, pin_memory=torch.cuda.is_available())
+
+
+def _one_thread(_: int) -> None:
+    """One thread per DataLoader worker: with few cores, more threads per worker make things slower."""
+    torch.set_num_threads(1)

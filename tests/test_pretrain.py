@@ -1,0 +1,166 @@
+"""`mcsimclr pretrain` for real on a tiny `simulate build` file: checkpoints, logs, resume, load_encoder, errors."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import mcsimclr
+from mcsimclr.checkpoint import read_checkpoint
+from mcsimclr.cli import main
+from mcsimclr.config import load_config
+from mcsimclr.data.data_info import DataError
+from mcsimclr.pretrain.config import PretrainConfig
+from mcsimclr.pretrain.run import RunError, pretrain, resolve_accelerator
+from mcsimclr.pretrain.schedule import warmup_cosine
+from simulate.cli import main as simulate
+
+TINY = "configs/pretrain/tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    assert simulate(["build", "--config", "configs/simulate/tiny.yaml", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}", f"out_dir={out}",
+            f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}", *extra]
+
+
+def rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def full_run(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "full"
+    assert main(args(data, out)) == 0
+    return out
+
+
+def test_run_leaves_checkpoints_logs_and_config(full_run):
+    assert (full_run / "checkpoints" / "last.ckpt").is_file()
+    assert (full_run / "checkpoints" / "best.ckpt").is_file()
+    cfg = load_config(PretrainConfig, full_run / "config.yaml")
+    assert cfg.optim.batch_size == 4
+    logged = rows(full_run)
+    keys = {k for r in logged for k, v in r.items() if v}
+    assert {"train/loss_step", "train/loss_epoch", "train/clips_per_s", "monitor/knn_acc", "monitor/knn_az_err",
+            "lr-AdamW"} <= keys
+    losses = [float(r["train/loss_step"]) for r in logged if r["train/loss_step"]]
+    assert len(losses) == 2 * (12 // 4) and all(np.isfinite(losses))
+    accs = [float(r["monitor/knn_acc"]) for r in logged if r["monitor/knn_acc"]]
+    assert len(accs) == 2 and all(0 <= a <= 100 for a in accs)
+    ckpt = read_checkpoint(full_run / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 6 and ckpt["epoch"] == 1
+
+
+def test_resume_continues_at_the_same_step_with_the_same_state(data, full_run, tmp_path):
+    out = tmp_path / "resumed"
+    assert main(args(data, out, "trainer.stop_after_epochs=1")) == 0
+    first = read_checkpoint(out / "checkpoints" / "last.ckpt")
+    assert first["global_step"] == 3
+    assert main(args(data, out, "--resume")) == 0
+    resumed = read_checkpoint(out / "checkpoints" / "last.ckpt")
+    straight = read_checkpoint(full_run / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == straight["global_step"] == 6
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    opt_a, opt_b = straight["optimizer_states"][0]["state"], resumed["optimizer_states"][0]["state"]
+    for i in opt_a:
+        assert torch.equal(opt_a[i]["exp_avg"], opt_b[i]["exp_avg"])
+
+
+def test_load_encoder_rebuilds_the_encoder_from_the_checkpoint_alone(data, full_run):
+    path = full_run / "checkpoints" / "last.ckpt"
+    model = mcsimclr.load_encoder(path)
+    assert not model.training and model.sample_rate == 16000 and model.embed_dim == 32
+    with h5py.File(data / "test.h5") as f:
+        np.testing.assert_allclose(model.mic_offsets, f.attrs["mic_offsets"])
+    x = torch.randn(3, 4, 8000)
+    with torch.no_grad():
+        a, b = model(x), mcsimclr.load_encoder(path)(x)
+    assert a.shape == (3, 32) and torch.equal(a, b)
+    state = read_checkpoint(path)["state_dict"]
+    for name, tensor in model.encoder.state_dict().items():
+        assert torch.equal(tensor, state[f"encoder.{name}"])
+
+
+def test_stream_mode_and_rerun_protection(data, tmp_path, capsys):
+    out = tmp_path / "stream"
+    assert main(args(data, out, "data.mode=stream", "optim.epochs=1", "optim.warmup_epochs=0")) == 0
+    assert len([r for r in rows(out) if r["train/loss_step"]]) == 3
+    assert main(args(data, out, "data.mode=stream")) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(args(data, tmp_path / "none", "--resume")) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_wandb_runs_offline(data, tmp_path):
+    out = tmp_path / "wandb"
+    assert main(args(data, out, "optim.epochs=1", "optim.warmup_epochs=0", "log.wandb=true")) == 0
+    assert list((out / "wandb").glob("offline-run-*"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["features.sample_rate=24000"], "sample rate 16000 Hz, but the features config expect 24000 Hz"),
+        (["optim.batch_size=13"], "batch_size 13 x 1 process(es) is larger than the 12 clips"),
+        (["trainer.accelerator=gpu"], "asks for a GPU (trainer.accelerator=gpu) and CUDA is not available"),
+        (["data.train=/nonexistent.h5"], "data file not found: /nonexistent.h5"),
+        (["optim.batch_size=1"], "batch_size must be >= 2"),
+        (["monitor.test=''"], "must be given together"),
+    ],
+)
+def test_clear_errors(data, tmp_path, capsys, extra, message):
+    if torch.cuda.is_available() and "trainer.accelerator=gpu" in extra:
+        pytest.skip("a GPU is present")
+    assert main(args(data, tmp_path / "run", *extra)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_other_schema_version_and_other_array_are_refused(data, tmp_path):
+    old = tmp_path / "old.h5"
+    shutil.copy(data / "noisy_train.h5", old)
+    with h5py.File(old, "r+") as f:
+        f.attrs["schema_version"] = 99
+    cfg = load_config(PretrainConfig, TINY, [f"data.train={old}", f"out_dir={tmp_path / 'a'}"])
+    with pytest.raises(DataError, match="schema_version 99, this version of mcsimclr reads 1"):
+        pretrain(cfg)
+    assert simulate(["build", "--config", "configs/simulate/tiny.yaml", "--out", str(tmp_path / "six"),
+                     "--no-progress", "--splits", "test", "array.geometry=circular6"]) == 0
+    cfg = load_config(PretrainConfig, TINY, [f"data.train={data / 'noisy_train.h5'}", f"out_dir={tmp_path / 'b'}",
+                                             f"monitor.train={data / 'clean_train.h5'}",
+                                             f"monitor.test={tmp_path / 'six' / 'test.h5'}"])
+    with pytest.raises(DataError, match="array geometry 'circular6' with 6 mics does not match"):
+        pretrain(cfg)
+
+
+def test_gpu_config_on_cpu_only_with_the_flag():
+    cfg = load_config(PretrainConfig, TINY, ["trainer.accelerator=gpu", "trainer.precision=bf16-mixed"])
+    if torch.cuda.is_available():
+        assert resolve_accelerator(cfg, allow_cpu=False) == ("gpu", "bf16-mixed")
+        return
+    with pytest.raises(RunError, match="--allow-cpu"):
+        resolve_accelerator(cfg, allow_cpu=False)
+    with pytest.warns(UserWarning, match="no GPU"):
+        assert resolve_accelerator(cfg, allow_cpu=True) == ("cpu", "32")
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    f = [warmup_cosine(s, warmup_steps=10, total_steps=100) for s in range(101)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0) and f[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:], strict=False))
+    assert f[55] == pytest.approx(0.5, abs=1e-9) and f[100] == pytest.approx(0.0, abs=1e-12)
