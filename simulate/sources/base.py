@@ -33,7 +33,8 @@ class SourceSet(abc.ABC):
     """A labelled collection of mono clips, split into named splits.
 
     Implementations must be picklable (they are sent to worker processes) and deterministic: the same
-    config gives the same listing and the same samples on every machine.
+    config gives the same listing on every machine, and bit-identical samples in every process of one
+    machine (across CPU types, vectorised float math may differ in the last bit).
     """
 
     kind: str = ""
