@@ -164,3 +164,20 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0) and f[10] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(f[10:], f[11:], strict=False))
     assert f[55] == pytest.approx(0.5, abs=1e-9) and f[100] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["device", "stream"])
+def test_ddp_on_cpu_with_two_processes(data, tmp_path, mode):
+    """Lightning DDP (gloo) in two processes: each takes its own half of every global batch of 2 x 2 pairs."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        [sys.executable, "-m", "mcsimclr.cli", "pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}",
+         f"out_dir={out}", "trainer.devices=2", "optim.batch_size=2", f"data.mode={mode}"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ckpt = read_checkpoint(out / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 2 * (12 // (2 * 2))  # 3 steps per epoch: the 12 clips split over 2 processes
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())

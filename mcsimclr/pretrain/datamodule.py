@@ -6,7 +6,7 @@ import logging
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from mcsimclr.data.clip_store import ClipStore, choose_data_mode
 from mcsimclr.data.clips_dataset import ClipsDataset
@@ -62,12 +62,17 @@ class PretrainData(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
         self.mode = choose_data_mode(self.path, device=device, dtype=self.store_dtype, mode=self.requested_mode)
+        self.rank, self.world = rank, world
         if self.mode == "device":
             self.store = ClipStore(self.path, device=device, dtype=self.store_dtype)
             self.dataset = IndexBatches(len(self.store), batch_size=self.batch_size, seed=self.seed, rank=rank,
                                         world_size=world)
         else:
             self.dataset = ClipsDataset(self.path, crop_samples=self.crop_samples, views=2, seed=self.seed)
+            # Sharding is ours in both modes (the Trainer's use_distributed_sampler is off): equal, seeded
+            # shards per process, a new shuffle per epoch, incomplete batches dropped.
+            self.sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True,
+                                              seed=self.seed, drop_last=True)
 
     def steps_per_epoch(self, world_size: int) -> int:
         n = len(self.store) if self.store is not None else len(self.dataset)
@@ -75,13 +80,14 @@ class PretrainData(L.LightningDataModule):
 
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
+        if self.mode == "stream":
+            self.sampler.set_epoch(epoch)
 
     def train_dataloader(self) -> DataLoader:
         if self.mode == "device":
             return DataLoader(self.dataset, batch_size=None, shuffle=False, num_workers=0)
-        # Lightning adds a DistributedSampler under DDP; persistent_workers stays off so set_epoch reaches them.
-        g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=g,
+        # persistent_workers stays off so that the dataset's set_epoch reaches the workers.
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler, drop_last=True,
                           num_workers=self.num_workers, persistent_workers=False,
                           worker_init_fn=_one_thread, pin_memory=torch.cuda.is_available())
 

@@ -121,7 +121,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
         strategy="ddp" if world > 1 else "auto", max_epochs=config.optim.epochs, logger=loggers,
         callbacks=callbacks, log_every_n_steps=t.log_every_n_steps, enable_progress_bar=t.progress_bar,
         default_root_dir=str(out), enable_model_summary=False, num_sanity_val_steps=0,
-        use_distributed_sampler=True,
+        use_distributed_sampler=False,  # PretrainData shards itself
     )
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     return out
