@@ -19,7 +19,7 @@ def test_dataset_doc_lists_every_field_and_attribute():
 
 def test_readme_names_existing_configs_and_ci_runs_its_test_command():
     readme = Path("README.md").read_text()
-    for config in re.findall(r"configs/simulate/[\w.]+\.yaml", readme):
+    for config in re.findall(r"configs/\w+/[\w.]+\.yaml", readme + Path("docs/pretraining.md").read_text()):
         assert Path(config).is_file(), config
     ci = Path(".ci/run").read_text()
     test_command = 'pip install torch==2.13.0 && pip install -e ".[test]" && python -m pytest'
