@@ -163,7 +163,7 @@ def test_gpu_config_on_cpu_only_with_the_flag():
 def test_schedule_warms_up_then_decays_to_zero():
     f = [warmup_cosine(s, warmup_steps=10, total_steps=100) for s in range(101)]
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0) and f[10] == pytest.approx(1.0)
-    assert all(a >= b for a, b in itertools.pairwise(f))
+    assert all(a >= b for a, b in itertools.pairwise(f[10:]))  # non-increasing after the warm-up
     assert f[55] == pytest.approx(0.5, abs=1e-9) and f[100] == pytest.approx(0.0, abs=1e-12)
 
 
