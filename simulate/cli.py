@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in args.files:
             try:
-                print(describe(path))
+                text = describe(path)
             except (OSError, KeyError) as err:
                 print(f"simulate info: {path}: cannot read ({err}); run `simulate verify {path}`", file=sys.stderr)
                 return 1
+            print(text)
         return 0
     from simulate.verify import verify_file
 
@@ -106,5 +108,14 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def entry() -> int:
+    """Console-script entry: a reader that closes the pipe early (``simulate info F | head``) is not an error."""
+    try:
+        return main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
