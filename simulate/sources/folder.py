@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import warnings
@@ -17,6 +16,7 @@ import numpy as np
 
 from simulate.sources.audio_io import read_mono
 from simulate.sources.base import ClipRef, SourceError, SourceSet
+from simulate.sources.csv_table import read_table
 
 __all__ = ["AUDIO_EXTENSIONS", "FolderSource", "apportion"]
 
@@ -222,52 +222,30 @@ class FolderSource(SourceSet):
         if not manifest.is_file():
             raise SourceError(f"folder manifest {manifest} not found (expected a CSV file with columns path,label)")
         base = Path(os.path.abspath(manifest.parent))
+        header, rows = read_table(manifest, required=_MANIFEST_COLUMNS, optional=("split",),
+                                  expected="path,label and optionally split")
+        if "split" in header and dict(self._fractions) != {"train": Fraction(1)}:
+            raise SourceError(
+                f"{manifest} has a split column and split_fractions is set to {self.split_fractions}; "
+                "use one or the other (leave split_fractions at its default {'train': 1.0}, "
+                "or drop the split column)"
+            )
         entries: list[_Entry] = []
         seen: dict[str, int] = {}
-        try:
-            with manifest.open(newline="", encoding="utf-8-sig") as f:
-                reader = csv.reader(f)
-                header = [name.strip() for name in next(reader, [])]
-                missing = [name for name in _MANIFEST_COLUMNS if name not in header]
-                if missing:
-                    raise SourceError(
-                        f"{manifest}: missing column(s) {', '.join(missing)}; found columns: "
-                        f"{', '.join(header) or '(none)'}; expected path,label and optionally split"
-                    )
-                i_path, i_label = header.index("path"), header.index("label")
-                i_split = header.index("split") if "split" in header else None
-                if i_split is not None and dict(self._fractions) != {"train": Fraction(1)}:
-                    raise SourceError(
-                        f"{manifest} has a split column and split_fractions is set to {self.split_fractions}; "
-                        "use one or the other (leave split_fractions at its default {'train': 1.0}, "
-                        "or drop the split column)"
-                    )
-                for values in reader:
-                    if not any(v.strip() for v in values):
-                        continue
-                    line = reader.line_num
-                    where = f"{manifest} line {line}"
-                    if len(values) < len(header):
-                        raise SourceError(f"{where}: expected {len(header)} fields, got {len(values)}")
-                    raw_path, label = values[i_path].strip(), values[i_label].strip()
-                    if not raw_path:
-                        raise SourceError(f"{where}: empty path")
-                    if not label:
-                        raise SourceError(f"{where}: empty label for {raw_path}")
-                    split = None
-                    if i_split is not None:
-                        split = values[i_split].strip()
-                        if not split:
-                            raise SourceError(
-                                f"{where}: empty split for {raw_path}; with a split column every row needs one"
-                            )
-                    source_id = _manifest_source_id(raw_path, base)
-                    if source_id in seen:
-                        raise SourceError(f"{where}: path {raw_path!r} already listed on line {seen[source_id]}")
-                    seen[source_id] = line
-                    entries.append(_Entry(source_id=source_id, label=label, split=split, where=where))
-        except (UnicodeDecodeError, csv.Error) as err:
-            raise SourceError(f"{manifest}: not a readable UTF-8 CSV file: {err}") from err
+        for line, row in rows:
+            where = f"{manifest} line {line}"
+            raw_path, label, split = row["path"], row["label"], row.get("split")
+            if not raw_path:
+                raise SourceError(f"{where}: empty path")
+            if not label:
+                raise SourceError(f"{where}: empty label for {raw_path}")
+            if split == "":
+                raise SourceError(f"{where}: empty split for {raw_path}; with a split column every row needs one")
+            source_id = _manifest_source_id(raw_path, base)
+            if source_id in seen:
+                raise SourceError(f"{where}: path {raw_path!r} already listed on line {seen[source_id]}")
+            seen[source_id] = line
+            entries.append(_Entry(source_id=source_id, label=label, split=split, where=where))
         if not entries:
             raise SourceError(f"folder manifest {manifest} lists no clips (only a header or nothing)")
         return entries

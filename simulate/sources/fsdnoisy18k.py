@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from simulate.sources.audio_io import read_mono
 from simulate.sources.base import ClipRef, SourceError, SourceSet
+from simulate.sources.csv_table import read_table
 
 __all__ = ["FSDNOISY18K_CLASSES", "FSDNOISY18K_SPLITS", "FSDnoisy18kSource"]
 
@@ -185,33 +185,13 @@ def _read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, s
     """Rows of a metadata CSV as ``(line number, {column: value})``; checks columns and ``fname`` values."""
     if not path.is_file():
         raise SourceError(f"FSDnoisy18k metadata file {path} not found (expected the distributed layout)")
-    rows: list[tuple[int, dict[str, str]]] = []
+    _, rows = read_table(path, required=columns, expected=", ".join(columns))
     seen: dict[str, int] = {}
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = [name.strip() for name in next(reader, [])]
-            missing = [name for name in columns if name not in header]
-            if missing:
-                raise SourceError(
-                    f"{path}: missing column(s) {', '.join(missing)}; found columns: {', '.join(header) or '(none)'}; "
-                    f"expected {', '.join(columns)}"
-                )
-            where = {name: header.index(name) for name in columns}
-            for values in reader:
-                if not any(v.strip() for v in values):
-                    continue
-                line = reader.line_num
-                if len(values) < len(header):
-                    raise SourceError(f"{path} line {line}: expected {len(header)} fields, got {len(values)}")
-                row = {name: values[i] for name, i in where.items()}
-                fname = row["fname"].strip()
-                if not fname:
-                    raise SourceError(f"{path} line {line}: empty fname")
-                if fname in seen:
-                    raise SourceError(f"{path} line {line}: fname {fname!r} already listed on line {seen[fname]}")
-                seen[fname] = line
-                rows.append((line, row))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise SourceError(f"{path}: not a readable UTF-8 CSV file: {err}") from err
+    for line, row in rows:
+        fname = row["fname"]
+        if not fname:
+            raise SourceError(f"{path} line {line}: empty fname")
+        if fname in seen:
+            raise SourceError(f"{path} line {line}: fname {fname!r} already listed on line {seen[fname]}")
+        seen[fname] = line
     return rows
