@@ -35,6 +35,7 @@ from simulate.h5schema import (
     FORMAT_NAME,
     PER_CLIP_FIELDS,
     SCHEMA_VERSION,
+    publish,
     string_array,
     write_split_file,
 )
@@ -157,30 +158,22 @@ def _prepare_work_dir(work: Path, plan: dict, overwrite: bool) -> None:
 def _assemble(final: Path, block_paths: list[Path], *, attrs: dict, n_mics: int, audio_dtype: str) -> None:
     blocks = [np.load(p, allow_pickle=False) for p in block_paths]
     try:
-        columns = {}
-        for f in PER_CLIP_FIELDS:
-            if f.name != "offsets":
-                columns[f.name] = np.concatenate([b[f.name] for b in blocks])
-        lengths = columns["lengths"]
-        columns["offsets"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) \
-            else np.zeros(0, dtype=np.int64)
+        columns = {f.name: np.concatenate([b[f.name] for b in blocks]) for f in PER_CLIP_FIELDS if f.name != "offsets"}
         skipped = ([str(s) for b in blocks for s in b["skipped_ids"]],
                    [str(s) for b in blocks for s in b["skipped_reasons"]])
-        attrs = {**attrs, "n_clips": len(lengths), "n_skipped": len(skipped[0])}
         partial = final.with_name(final.name + ".partial")
         parts: list[Callable[[], np.ndarray]] = [lambda b=b: b["audio"] for b in blocks]
         write_split_file(partial, attrs=attrs, columns=columns, audio_parts=parts, n_mics=n_mics,
                          audio_dtype=audio_dtype, skipped=skipped)
-        with open(partial, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(partial, final)
+        publish(partial, final)
     finally:
         for b in blocks:
             b.close()
 
 
 def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, splits: list[str] | None = None,
-          overwrite: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> list[Path]:
+          overwrite: bool = False, progress: bool = True, shard: tuple[int, int] | None = None,
+          log: Callable[[str], None] = print) -> list[Path]:
     """Build (or resume) one HDF5 file per split in ``out_dir``; returns their paths.
 
     Args:
@@ -190,6 +183,9 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
         splits: build only these splits (default: all that the source defines).
         overwrite: replace outputs and unfinished work made from a different config.
         progress: show a progress bar (clips/s and ETA) per split.
+        shard: ``(i, n)`` builds only the i-th of n contiguous slices of every split's blocks, into
+            ``<split>.shard-<i>-of-<n>.h5`` (for job arrays); ``simulate merge`` joins the n shards into a file
+            bit-identical to an unsharded build.
         log: where status lines go.
 
     Raises:
@@ -197,6 +193,8 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {shard[0]}/{shard[1]}")
     offsets = mic_offsets(config.array)
     check_feasible(config.room, offsets)
     b = config.backend
@@ -227,18 +225,20 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
         for split, refs in listing.items():
             outputs.append(_build_split(
                 split, refs, config=config, source=source, out_dir=out_dir, workers=workers, get_pool=get_pool,
-                digest=digest, config_yaml=config_yaml, overwrite=overwrite, progress=progress, log=log))
+                digest=digest, config_yaml=config_yaml, overwrite=overwrite, progress=progress, shard=shard, log=log))
     return outputs
 
 
 def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, source: SourceSet, out_dir: Path,
                  workers: int, get_pool: Callable[[], mp.pool.Pool], digest: str, config_yaml: str,
-                 overwrite: bool, progress: bool, log: Callable[[str], None]) -> Path:
-    """Build (or resume, or skip if up to date) one split's file; returns its path."""
+                 overwrite: bool, progress: bool, shard: tuple[int, int] | None,
+                 log: Callable[[str], None]) -> Path:
+    """Build (or resume, or skip if up to date) one split's file (or one shard of it); returns its path."""
     chunk = config.output.chunk_clips
     offsets = mic_offsets(config.array)
     b = config.backend
-    final = out_dir / f"{split}.h5"
+    name = split if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}"
+    final = out_dir / f"{name}.h5"
     if final.exists():
         import h5py
 
@@ -253,18 +253,23 @@ def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, sou
         final.unlink()
     if not refs:
         raise BuildError(f"split {split!r} has no clips")
-    work = out_dir / f"{split}.h5.work"
+    work = out_dir / f"{name}.h5.work"
     plan = {"config_sha256": digest, "split": split, "n_clips": len(refs), "chunk_clips": chunk,
-            "listing_sha256": listing_digest(refs)}
+            "listing_sha256": listing_digest(refs), "shard": list(shard) if shard else None}
     _prepare_work_dir(work, plan, overwrite)
     n_blocks = (len(refs) + chunk - 1) // chunk
-    paths = [work / f"block_{k:06d}.npz" for k in range(n_blocks)]
-    todo = [_Task(split, k, refs[k * chunk : (k + 1) * chunk], paths[k]) for k in range(n_blocks)
-            if not paths[k].exists()]
-    done = len(refs) - sum(len(t.refs) for t in todo)
+    first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
+                                                       (shard[0] + 1) * n_blocks // shard[1])
+    paths = [work / f"block_{k:06d}.npz" for k in range(first, stop)]
+    todo = [_Task(split, k, refs[k * chunk : (k + 1) * chunk], path) for k, path in zip(range(first, stop), paths,
+                                                                                      strict=True)
+            if not path.exists()]
+    clip_start, clip_stop = min(first * chunk, len(refs)), min(stop * chunk, len(refs))
+    total = clip_stop - clip_start
+    done = total - sum(len(t.refs) for t in todo)
     if done:
-        log(f"{split}: resuming, {done} of {len(refs)} clips already simulated")
-    with tqdm(total=len(refs), initial=done, unit="clip", desc=split, disable=not progress,
+        log(f"{name}: resuming, {done} of {total} clips already simulated")
+    with tqdm(total=total, initial=done, unit="clip", desc=name, disable=not progress,
               dynamic_ncols=True, smoothing=0.1) as bar:
         if workers == 1 or len(todo) <= 1:
             _set_state(config, source)
@@ -293,8 +298,11 @@ def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, sou
         "keep_tail": config.output.keep_tail,
         "peak": config.output.peak,
     }
+    if shard is not None:
+        attrs.update(shard_index=shard[0], shard_count=shard[1], clip_start=clip_start, clip_stop=clip_stop,
+                     listing_clips=len(refs))
     _assemble(final, paths, attrs=attrs, n_mics=offsets.shape[0], audio_dtype=config.output.audio_dtype)
     shutil.rmtree(work)
-    log(f"{final}: {len(refs)} clips written")
+    log(f"{final}: {total} clips written")
     return final
 

@@ -15,6 +15,8 @@ EXAMPLES = """examples:
   simulate build --config configs/simulate/tiny.yaml --out /tmp/t room.rt60=[0.2,0.5] seed=3 --print-config
   simulate info data/demo/test.h5
   simulate verify data/demo/*.h5
+  simulate build --config configs/simulate/paper.yaml --out data/p --shard 3/16     # one job of an array
+  simulate merge data/p/noisy_train.shard-*-of-16.h5 --out data/p/noisy_train.h5
 """
 
 
@@ -42,10 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--splits", help="comma-separated splits to build (default: all of the source's splits)")
     b.add_argument("--overwrite", action="store_true",
                    help="replace outputs or unfinished work that were made from a different config")
+    b.add_argument("--shard", metavar="I/N",
+                   help="build only the I-th of N slices of every split (0 <= I < N), into "
+                   "OUT/<split>.shard-I-of-N.h5, e.g. one per job of a cluster array; join them with `simulate merge`")
     b.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="config overrides, e.g. seed=3 room.rt60=[0.2,0.6] source.kind=folder")
+    m = sub.add_parser("merge", help="join the shards of a split into one file (bit-identical to an unsharded build)",
+                       description="Join OUT/<split>.shard-I-of-N.h5 for I = 0..N-1 (from `simulate build --shard`) "
+                       "into one file, identical to what an unsharded build writes.")
+    m.add_argument("shards", nargs="+", type=Path, help="all N shard files of one split")
+    m.add_argument("--out", type=Path, required=True, help="the merged file, e.g. data/fsd/noisy_train.h5")
+    m.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i = sub.add_parser("info", help="counts per class, duration, azimuth/distance/RT60 histograms")
     i.add_argument("files", nargs="+", type=Path)
     v = sub.add_parser("verify", help="check files against the schema; exit status 1 if any problem")
@@ -54,10 +65,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_with_overrides(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``, accepting ``key.path=value`` overrides anywhere on the line (argparse alone takes them
+    only before the first option that follows them)."""
+    args, extra = parser.parse_known_args(argv)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_with_overrides(_parser(), argv)
     if args.command == "build":
         return _build(args)
+    if args.command == "merge":
+        from simulate.merge import MergeError, merge_shards
+
+        try:
+            out = merge_shards(args.shards, out=args.out, overwrite=args.overwrite)
+        except (MergeError, OSError) as err:
+            print(f"simulate merge: error: {err}", file=sys.stderr)
+            return 2
+        print(f"{out}: merged {len(args.shards)} shards")
+        return 0
     if args.command == "info":
         from simulate.info import describe
 
@@ -95,9 +128,16 @@ def _build(args: argparse.Namespace) -> int:
         print(dump_yaml(config), end="")
         return 0
     splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
+    shard = None
+    if args.shard:
+        i, _, n = args.shard.partition("/")
+        if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+            print(f"simulate build: --shard must be I/N with 0 <= I < N, got {args.shard!r}", file=sys.stderr)
+            return 2
+        shard = (int(i), int(n))
     try:
         build(config, out_dir=args.out, workers=args.workers, splits=splits, overwrite=args.overwrite,
-              progress=not args.no_progress)
+              progress=not args.no_progress, shard=shard)
     except (SourceError, GeometryError, BackendUnavailable, BuildError, ValueError) as err:
         print(f"simulate build: error: {err}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ clip's multichannel audio in one array ``audio (mics, total_samples)``, chunked 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,31 +72,50 @@ def string_array(values: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array(list(values), dtype=h5py.string_dtype())
 
 
-def write_split_file(path: Path, *, attrs: dict, columns: dict[str, np.ndarray], audio_parts: list,
-                     n_mics: int, audio_dtype: str, skipped: tuple[list[str], list[str]]) -> None:
+AUDIO_SLAB_SAMPLES = 8 * AUDIO_CHUNK_SAMPLES
+
+
+def write_split_file(path: Path, *, attrs: dict, columns: dict[str, np.ndarray],
+                     audio_parts: Iterable[Callable[[], np.ndarray]], n_mics: int, audio_dtype: str,
+                     skipped: tuple[list[str], list[str]]) -> None:
     """Write one split file at ``path`` (the caller renames it into place once complete).
 
+    The bytes depend only on the content, not on how it was cut into parts: attributes are written in sorted
+    order and the audio in aligned slabs of ``AUDIO_SLAB_SAMPLES``, so a build made of blocks, a merge of
+    shards and a resumed build give bit-identical files.
+
     Args:
-        attrs: file attributes (see ``REQUIRED_ATTRS``).
-        columns: per-clip arrays keyed by ``FIELD_NAMES``, each ``(n_clips, ...)``.
-        audio_parts: callables, each returning one block of consecutive clips' audio ``(mics, samples)``,
-            in clip order; their lengths add up to ``lengths.sum()``.
+        attrs: file attributes (see ``REQUIRED_ATTRS``) except ``n_clips`` and ``n_skipped``, which are set here.
+        columns: per-clip arrays keyed by ``FIELD_NAMES`` except ``offsets`` (computed here), ``(n_clips, ...)``.
+        audio_parts: callables, each returning the audio of consecutive clips ``(mics, samples)``, in clip
+            order; their lengths add up to ``lengths.sum()``.
         skipped: source ids and reasons of clips skipped as bad input.
     """
-    total = int(columns["lengths"].sum())
-    n = len(columns["lengths"])
+    lengths = np.asarray(columns["lengths"], dtype=np.int64)
+    total, n = int(lengths.sum()), len(lengths)
+    columns = {**columns, "offsets": np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)[:n]}
+    attrs = {**attrs, "n_clips": n, "n_skipped": len(skipped[0])}
     with h5py.File(path, "w", libver=("earliest", "v110"), track_order=False) as f:
-        for key, value in attrs.items():
-            f.attrs[key] = value
+        for key in sorted(attrs):
+            f.attrs[key] = attrs[key]
         audio = f.create_dataset(
             "audio", shape=(n_mics, total), dtype=audio_dtype,
             chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, max(total, 1))), track_times=False,
         )
-        pos = 0
+        pos, pending = 0, []
         for part in audio_parts:
-            block = part()
-            audio[:, pos : pos + block.shape[1]] = block
-            pos += block.shape[1]
+            pending.append(np.asarray(part(), dtype=audio_dtype))
+            buffered = sum(p.shape[1] for p in pending)
+            if buffered >= AUDIO_SLAB_SAMPLES:
+                joined = np.concatenate(pending, axis=1)
+                cut = buffered - buffered % AUDIO_SLAB_SAMPLES
+                audio[:, pos : pos + cut] = joined[:, :cut]
+                pos += cut
+                pending = [joined[:, cut:]]
+        if pending:
+            joined = np.concatenate(pending, axis=1)
+            audio[:, pos : pos + joined.shape[1]] = joined
+            pos += joined.shape[1]
         if pos != total:
             raise RuntimeError(f"audio blocks hold {pos} samples, lengths say {total}")
         for field in PER_CLIP_FIELDS:
@@ -109,6 +130,13 @@ def write_split_file(path: Path, *, attrs: dict, columns: dict[str, np.ndarray],
         group = f.create_group("skipped", track_order=False)
         group.create_dataset("source_id", data=string_array(skipped[0]), track_times=False)
         group.create_dataset("reason", data=string_array(skipped[1]), track_times=False)
+
+
+def publish(partial: Path, final: Path) -> None:
+    """Make a completely written ``partial`` file durable, then give it its final name (atomic rename)."""
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(partial, final)
 
 
 class SpatialClipsFile:

@@ -233,3 +233,29 @@ def test_fsdnoisy18k_layout_builds_end_to_end(tmp_path):
             assert clips.class_names == list(FSDNOISY18K_CLASSES)
             assert clips.sample_rate == 16000  # resampled from 44.1 kHz
             assert all(s.startswith("FSDnoisy18k.audio_") for s in clips.column("source_id"))
+
+
+def test_shards_merge_into_the_single_build(tmp_path, reference, capsys):
+    for i in range(3):
+        assert main(["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", "--shard", f"{i}/3",
+                     *ONE_SPLIT]) == 0
+    shards = sorted(tmp_path.glob("test.shard-*-of-3.h5"))
+    assert len(shards) == 3 and all(verify_file(s) == [] for s in shards)
+    assert main(["merge", *map(str, shards[:2]), "--out", str(tmp_path / "test.h5")]) == 2
+    assert "missing [2]" in capsys.readouterr().err
+    assert main(["merge", *map(str, reversed(shards)), "--out", str(tmp_path / "test.h5")]) == 0
+    assert sha(tmp_path / "test.h5") == sha(reference)
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "test.h5")]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["merge", str(reference), "--out", str(tmp_path / "x.h5")]) == 2
+    assert "not a shard" in capsys.readouterr().err
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--shard", "3/3", *ONE_SPLIT]) == 2
+    assert "--shard must be I/N" in capsys.readouterr().err
+
+
+def test_shards_of_different_builds_are_refused(tmp_path, capsys):
+    args = ["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT]
+    assert main([*args, "--shard", "0/2"]) == 0
+    assert main([*args, "--shard", "1/2", "seed=7"]) == 0
+    assert main(["merge", *map(str, sorted(tmp_path.glob("test.shard-*"))), "--out", str(tmp_path / "m.h5")]) == 2
+    assert "config_sha256" in capsys.readouterr().err and not (tmp_path / "m.h5").exists()

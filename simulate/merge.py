@@ -1,0 +1,90 @@
+"""``simulate merge``: join the shards of a split (``simulate build --shard i/n``) into one file.
+
+The merged file is bit-identical to an unsharded build of the same config: the clips are concatenated in shard
+order, the attributes are those of an unsharded build, and ``write_split_file`` writes the same bytes however
+the content was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from simulate.h5schema import AUDIO_SLAB_SAMPLES, PER_CLIP_FIELDS, SpatialClipsFile, publish, write_split_file
+
+SHARD_ATTRS = ("shard_index", "shard_count", "clip_start", "clip_stop", "listing_clips")
+
+
+class MergeError(ValueError):
+    """Shards that do not make one complete split; the message names the file and what is wrong."""
+
+
+def _audio_reader(path: Path, start: int, stop: int) -> Callable[[], np.ndarray]:
+    def read() -> np.ndarray:
+        with h5py.File(path, "r") as f:
+            return f["audio"][:, start:stop]
+    return read
+
+
+def merge_shards(paths: list[str | Path], *, out: str | Path, overwrite: bool = False) -> Path:
+    """Merge the ``n`` shard files of one split into ``out``; returns ``out``.
+
+    Raises:
+        MergeError: a file that is not a shard, shards of different builds or splits, a missing or repeated
+            shard, or an ``out`` that exists (without ``overwrite``).
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise MergeError(f"{out} exists; pass --overwrite to replace it")
+    shards = []
+    for p in map(Path, paths):
+        with SpatialClipsFile(p) as f:
+            attrs = f._h5().attrs
+            missing = [a for a in SHARD_ATTRS if a not in attrs]
+            if missing:
+                raise MergeError(f"{p}: not a shard (no {', '.join(missing)}); shards come from "
+                                 "`simulate build --shard i/n`")
+            shards.append((int(attrs["shard_index"]), p, {k: attrs[k] for k in attrs}))
+    shards.sort(key=lambda s: s[0])
+    first = shards[0][2]
+    count = int(first["shard_count"])
+    for _, p, attrs in shards:
+        for key in ("config_sha256", "split", "shard_count", "listing_clips"):
+            if attrs[key] != first[key]:
+                raise MergeError(f"{p}: {key} {attrs[key]!r} differs from {shards[0][1]}'s {first[key]!r}; "
+                                 "all shards must come from the same build of the same split")
+    indices = [s[0] for s in shards]
+    if indices != list(range(count)):
+        absent = sorted(set(range(count)) - set(indices))
+        raise MergeError(f"expected shards 0..{count - 1} of {first['split']!r} once each; "
+                         + (f"missing {absent}" if absent else f"got {indices}"))
+    position = 0
+    for _, p, attrs in shards:
+        if int(attrs["clip_start"]) != position:
+            raise MergeError(f"{p}: starts at clip {attrs['clip_start']}, expected {position}")
+        position = int(attrs["clip_stop"])
+    if position != int(first["listing_clips"]):
+        raise MergeError(f"the shards cover {position} of {first['listing_clips']} clips")
+
+    columns: dict[str, list[np.ndarray]] = {f.name: [] for f in PER_CLIP_FIELDS if f.name != "offsets"}
+    skipped: tuple[list[str], list[str]] = ([], [])
+    parts: list[Callable[[], np.ndarray]] = []
+    for _, p, _ in shards:
+        with SpatialClipsFile(p) as f:
+            for name in columns:
+                columns[name].append(f.column(name))
+            for source_id, reason in f.skipped():
+                skipped[0].append(source_id)
+                skipped[1].append(reason)
+            total = int(f._h5()["audio"].shape[1])
+        parts += [_audio_reader(p, a, min(a + AUDIO_SLAB_SAMPLES, total)) for a in range(0, total, AUDIO_SLAB_SAMPLES)]
+    attrs = {k: v for k, v in first.items() if k not in (*SHARD_ATTRS, "n_clips", "n_skipped")}
+    partial = out.with_name(out.name + ".partial")
+    write_split_file(partial, attrs=attrs, columns={k: np.concatenate(v) for k, v in columns.items()},
+                     audio_parts=parts, n_mics=int(first["n_mics"]), audio_dtype=str(first["audio_dtype"]),
+                     skipped=skipped)
+    publish(partial, out)
+    return out
