@@ -20,6 +20,7 @@ class EncoderConfig:
     temporal_pool: Literal["mean", "max", "mean+max"] = "mean+max"
     dropout: float = 0.0
     branches: Literal["joint", "split"] = "joint"
+    input_norm: Literal["batchnorm", "none"] = "batchnorm"
 
     def kwargs(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

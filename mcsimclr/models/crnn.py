@@ -97,6 +97,11 @@ class CRNNEncoder(nn.Module):
             concatenated: ``embedding[:, :embed_dim // 2]`` depends on the Mel channels only and
             ``embedding[:, embed_dim // 2:]`` on the GCC channels only.
         n_mel_channels: leading Mel channels (= mics), used by ``"split"`` only.
+        input_norm: ``"batchnorm"`` (default): a ``BatchNorm2d`` over the input channels first, so that every
+            channel reaches the convolutions on one scale. Without it the log-Mel channels (tens of dB) swamp the
+            GCC-PHAT channels (in [-1, 1]) and a joint encoder learns no direction, even trained supervised
+            (measured: 92 deg azimuth error from scratch on the demo data, vs 8 deg with it). ``"none"`` leaves the
+            input as it is.
 
     ``CRNNEncoder(**encoder.get_config())`` rebuilds the same architecture (checkpoints store this dict).
     """
@@ -105,7 +110,7 @@ class CRNNEncoder(nn.Module):
                  conv_channels: Sequence[int] = (64, 64, 64), time_pool: Sequence[int] = (2, 2, 1),
                  freq_pool: Sequence[int] = (4, 4, 2), gru_hidden: int = 128, gru_layers: int = 2,
                  temporal_pool: TemporalPool = "mean+max", dropout: float = 0.0, branches: Branches = "joint",
-                 n_mel_channels: int = 4) -> None:
+                 n_mel_channels: int = 4, input_norm: Literal["batchnorm", "none"] = "batchnorm") -> None:
         super().__init__()
         conv_channels, time_pool, freq_pool = tuple(conv_channels), tuple(time_pool), tuple(freq_pool)
         if in_channels < 1 or n_bins < 1 or embed_dim < 1:
@@ -125,6 +130,8 @@ class CRNNEncoder(nn.Module):
             raise ValueError(f"temporal_pool must be 'mean', 'max' or 'mean+max', got {temporal_pool!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if input_norm not in ("batchnorm", "none"):
+            raise ValueError(f"input_norm must be 'batchnorm' or 'none', got {input_norm!r}")
         if branches not in ("joint", "split"):
             raise ValueError(f"branches must be 'joint' or 'split', got {branches!r}")
         if branches == "split":
@@ -146,6 +153,8 @@ class CRNNEncoder(nn.Module):
         self.dropout = dropout
         self.branches = branches
         self.n_mel_channels = n_mel_channels
+        self.input_norm = input_norm
+        self.norm = nn.BatchNorm2d(in_channels) if input_norm == "batchnorm" else nn.Identity()
 
         sizes = dict(n_bins=n_bins, conv_channels=conv_channels, time_pool=time_pool, freq_pool=freq_pool,
                      gru_hidden=gru_hidden, gru_layers=gru_layers, temporal_pool=temporal_pool, dropout=dropout)
@@ -163,7 +172,7 @@ class CRNNEncoder(nn.Module):
                 "conv_channels": list(self.conv_channels), "time_pool": list(self.time_pool),
                 "freq_pool": list(self.freq_pool), "gru_hidden": self.gru_hidden, "gru_layers": self.gru_layers,
                 "temporal_pool": self.temporal_pool, "dropout": self.dropout, "branches": self.branches,
-                "n_mel_channels": self.n_mel_channels}
+                "n_mel_channels": self.n_mel_channels, "input_norm": self.input_norm}
 
     @property
     def min_frames(self) -> int:
@@ -180,6 +189,7 @@ class CRNNEncoder(nn.Module):
                 or x.shape[2] < self.min_frames:
             raise ValueError(f"CRNNEncoder expects (batch, channels={self.in_channels}, frames>={self.min_frames}, "
                              f"bins={self.n_bins}), got shape {tuple(x.shape)}")
+        x = self.norm(x)
         if self.branches == "joint":
             return self.branch["joint"](x)
         mel = self.branch["mel"](x[:, : self.n_mel_channels])
