@@ -1,8 +1,11 @@
-"""The ``mcsimclr`` command: ``pretrain`` (contrastive pretraining). Data sets come from ``simulate build``."""
+"""The ``mcsimclr`` command: ``pretrain`` (contrastive pretraining), ``probe`` (linear probe, fine-tuning and
+baselines) and ``report`` (the results table). Data sets come from ``simulate build``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from pathlib import Path
 
@@ -14,6 +17,27 @@ PRETRAIN_EXAMPLES = """examples:
       monitor.train=data/fsd/clean_train.h5 monitor.test=data/fsd/test.h5 out_dir=runs/paper
   mcsimclr pretrain --config configs/pretrain/paper.yaml out_dir=runs/paper --resume
   mcsimclr pretrain --config configs/pretrain/cpu.yaml augment.mixup.enabled=false   # an ablation
+"""
+
+PROBE_EXAMPLES = """examples:
+  mcsimclr probe --config configs/probe/default.yaml --mode linear --checkpoint runs/paper/checkpoints/best.ckpt
+  mcsimclr probe --config configs/probe/default.yaml --mode finetune --fraction 0.1 --seed 1 \\
+      --checkpoint runs/paper/checkpoints/best.ckpt data.train=data/fsd/clean_train.h5 data.test=data/fsd/test.h5
+  mcsimclr probe --config configs/probe/default.yaml --mode random-linear --checkpoint runs/paper/checkpoints/best.ckpt
+  mcsimclr probe --config configs/probe/default.yaml --mode scratch heads.direction=bins optim.lr=0.005
+
+modes:
+  linear         pretrained encoder frozen (eval mode); two linear heads trained on embeddings computed once
+  finetune       pretrained encoder and heads trained together, encoder gradient x finetune.encoder_grad_scale (0.1)
+  scratch        the fine-tuning recipe from a random encoder, gradient not scaled (supervised baseline)
+  random-linear  the linear probe of a random encoder (baseline)
+scratch and random-linear take the architecture and features of --checkpoint if given (a fair baseline), else the
+config's model section. Results: OUT_DIR/metrics.json, config.yaml, history.csv, predictions.csv, model.pt, *.png.
+"""
+
+REPORT_EXAMPLES = """examples:
+  mcsimclr report runs/probe                       # every result directory below runs/probe
+  mcsimclr report runs/probe/a runs/probe/b --out results/table1.md   # also writes results/table1.csv
 """
 
 
@@ -39,13 +63,57 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     pre.add_argument("overrides", nargs="*", metavar="key.path=value",
                      help="config overrides, e.g. optim.batch_size=256 augment.mixup.enabled=false")
+
+    probe = sub.add_parser(
+        "probe", help="evaluate an encoder: linear probe, fine-tuning, label fractions, random/scratch baselines",
+        description="Train heads for event class and azimuth on the labelled split (data.train minus "
+        "data.val_clips validation clips; the epoch is selected on those), then score the test split. Writes a "
+        "result directory (metrics JSON, resolved config, plots) that `mcsimclr report` collects. Protocols: "
+        "docs/evaluation.md.", epilog=PROBE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    probe.add_argument("--config", type=Path, help="YAML config (configs/probe/*.yaml); without it, the defaults")
+    probe.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear"],
+                       help="protocol (config key: mode)")
+    probe.add_argument("--checkpoint", help="pretraining checkpoint (.ckpt); required for linear and finetune")
+    probe.add_argument("--fraction", type=float, help="fraction of the labelled training clips, in (0, 1]: "
+                       "stratified by class, nested across fractions for one seed (config key: fraction)")
+    probe.add_argument("--seed", type=int, help="seed of the heads, the random encoder, batches and the fraction "
+                       "subset (config key: seed)")
+    probe.add_argument("--label", help="name of the pretraining setting in the report (default: derived from the "
+                       "checkpoint's pretraining config)")
+    probe.add_argument("--out", help="result directory (config key: out_dir; may use {mode} {fraction} {seed} "
+                       "{setting})")
+    probe.add_argument("--overwrite", action="store_true", help="replace an existing result in the directory")
+    probe.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    probe.add_argument("overrides", nargs="*", metavar="key.path=value",
+                       help="config overrides, e.g. data.train=data/fsd/clean_train.h5 heads.direction=bins")
+
+    report = sub.add_parser(
+        "report", help="collect probe result directories into the paper-style table (markdown and CSV)",
+        description="Rows: pretraining settings; columns: linear-probe and fine-tune accuracy and azimuth error "
+        "(100 % of the labels, then other label fractions); mean +- std over seeds. Prints the markdown table "
+        "and writes it with a CSV beside it.", epilog=REPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("dirs", nargs="+", metavar="DIR", help="result directories, or directories to search")
+    report.add_argument("--out", type=Path, default=Path("report.md"),
+                        help="markdown file to write; the CSV goes beside it with .csv (default: report.md)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # `probe` takes its key=value overrides anywhere on the line, also after options
+    # (argparse alone only takes one contiguous run of positionals).
+    if extra and args.command == "probe" and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "pretrain":
         return _pretrain(args)
+    if args.command == "probe":
+        return _probe(args)
+    if args.command == "report":
+        return _report(args)
     return 2
 
 
@@ -70,6 +138,63 @@ def _pretrain(args: argparse.Namespace) -> int:
         return 2
     print(f"mcsimclr pretrain: done; checkpoints in {out / 'checkpoints'}, logs in {out / 'metrics.csv'}")
     return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from mcsimclr.checkpoint import CheckpointError
+    from mcsimclr.data.data_info import DataError
+    from mcsimclr.probe.config import ProbeConfig
+    from mcsimclr.probe.run import ProbeError, run_probe
+
+    # Flags become overrides after the dotted ones, so an explicit flag wins; strings are JSON-quoted so that
+    # YAML keeps e.g. a label "yes" or "1.0" a string.
+    flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
+             "label": args.label, "out_dir": args.out}
+    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    try:
+        config = load_config(ProbeConfig, args.config, overrides)
+    except ConfigError as err:
+        print(f"mcsimclr probe: {err}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(dump_yaml(config), end="")
+        return 0
+    _log_to_stderr("mcsimclr.probe")
+    try:
+        outcome = run_probe(config, overwrite=args.overwrite)
+    except (DataError, ProbeError, CheckpointError) as err:
+        print(f"mcsimclr probe: error: {err}", file=sys.stderr)
+        return 2
+    m = outcome.metrics
+    print(f"mcsimclr probe: {config.mode} (fraction {config.fraction:g}, seed {config.seed}): accuracy "
+          f"{m['accuracy']:.1f} %, azimuth error {m['azimuth_error_mean']:.1f} deg mean / "
+          f"{m['azimuth_error_median']:.1f} deg median on {m['n_clips']} test clips; results in {outcome.out_dir}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mcsimclr.probe.report import build_table, collect, write_report
+    from mcsimclr.probe.result_dir import ResultError
+
+    try:
+        table = build_table(collect(args.dirs))
+    except ResultError as err:
+        print(f"mcsimclr report: error: {err}", file=sys.stderr)
+        return 2
+    md, csv_path = write_report(table, args.out)
+    print(table.to_markdown(), end="")
+    print(f"mcsimclr report: wrote {md} and {csv_path}")
+    return 0
+
+
+def _log_to_stderr(name: str) -> None:
+    """Progress lines of ``name``'s loggers on stderr (once)."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

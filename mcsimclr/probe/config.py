@@ -1,0 +1,199 @@
+"""The typed schema of ``mcsimclr probe`` (YAML in ``configs/probe/``, dotted overrides).
+
+Protocols and the reasons for every default: docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mcsimclr.features.config import FeatureConfig
+from mcsimclr.models.config import EncoderConfig
+
+Mode = Literal["linear", "finetune", "scratch", "random-linear"]
+MODES: tuple[str, ...] = ("linear", "finetune", "scratch", "random-linear")
+LINEAR_MODES: tuple[str, ...] = ("linear", "random-linear")
+RANDOM_INIT_MODES: tuple[str, ...] = ("scratch", "random-linear")
+
+
+@dataclass
+class ProbeDataConfig:
+    """Labelled split files (``simulate build`` output) and how clips are cut.
+
+    ``train`` (clean_train) minus ``val_clips`` clips drawn with ``val_seed`` trains the heads; the held-out clips
+    select the epoch; ``test`` is reported. Training sees ``crop_seconds`` windows; whole clips are evaluated as
+    the mean embedding of all windows at a hop of ``eval_hop_seconds`` (docs/evaluation.md, "Whole clips").
+    ``channel_swap`` is the only augmentation of supervised training (the azimuth label follows it).
+    """
+
+    train: str = ""
+    test: str = ""
+    val_clips: int = 200
+    val_seed: int = 0
+    crop_seconds: float = 1.0
+    eval_hop_seconds: float = 0.5
+    channel_swap: bool = True
+    store_dtype: Literal["float32", "float16"] = "float32"
+
+    def __post_init__(self) -> None:
+        if self.val_clips < 1:
+            raise ValueError(f"val_clips must be >= 1 (the epoch is selected on them), got {self.val_clips}")
+        if self.crop_seconds <= 0:
+            raise ValueError(f"crop_seconds must be > 0, got {self.crop_seconds}")
+        if not 0 < self.eval_hop_seconds <= self.crop_seconds:
+            raise ValueError(f"eval_hop_seconds must be in (0, crop_seconds={self.crop_seconds}], got "
+                             f"{self.eval_hop_seconds}")
+
+
+@dataclass
+class HeadsConfig:
+    """The two linear heads on the embedding.
+
+    ``direction``: ``regression`` to ``(cos, sin)`` of the azimuth (MSE; azimuth by ``atan2``), or ``bins``:
+    classification over ``n_bins`` equal azimuth sectors (cross-entropy; azimuth by a local circular mean around
+    the most probable bin). ``direction_weight`` weighs the direction loss against the class cross-entropy.
+    """
+
+    direction: Literal["regression", "bins"] = "regression"
+    n_bins: int = 36
+    direction_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.n_bins < 3:
+            raise ValueError(f"n_bins must be >= 3, got {self.n_bins}")
+        if self.direction_weight < 0:
+            raise ValueError(f"direction_weight must be >= 0, got {self.direction_weight}")
+
+
+@dataclass
+class ProbeOptimConfig:
+    """Optimiser of heads (and encoder): SGD with momentum by default (why: docs/evaluation.md, "Optimiser").
+
+    One step takes ``batch_size`` examples; an epoch has as many steps as one pass over the *whole* training part
+    (``equal_steps``), whatever ``fraction``, so every label fraction gets the same number of updates.
+    ``schedule: cosine`` decays the learning rate per step to 0 over all epochs. The epoch with the best
+    ``select_on`` value on the validation clips is kept.
+    """
+
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    schedule: Literal["cosine", "constant"] = "cosine"
+    equal_steps: bool = True
+    select_on: Literal["loss", "accuracy", "azimuth_error"] = "loss"
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (batch norm in training mode), got {self.batch_size}")
+
+
+@dataclass
+class LinearConfig:
+    """Linear probe (``linear``, ``random-linear``): heads trained on embeddings computed once.
+
+    ``bn_stats``: ``stored`` keeps the encoder's own batch-norm running statistics (a random encoder: the
+    initial mean 0, variance 1); ``recompute`` replaces them by the statistics of the probe's training windows
+    before embedding (the same for pretrained and random encoders).
+    """
+
+    epochs: int = 100
+    bn_stats: Literal["stored", "recompute"] = "stored"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"linear.epochs must be >= 1, got {self.epochs}")
+
+
+@dataclass
+class FinetuneConfig:
+    """Fine-tuning (``finetune``) and supervised training from scratch (``scratch``): encoder in the loop.
+
+    ``encoder_grad_scale`` multiplies the gradient that reaches the encoder (a real gradient scale, identity in
+    the forward pass); ``scratch`` always uses 1 (nothing to preserve). Validation every ``eval_every`` epochs.
+    """
+
+    epochs: int = 50
+    encoder_grad_scale: float = 0.1
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.eval_every < 1:
+            raise ValueError(f"finetune.epochs and finetune.eval_every must be >= 1, got {self.epochs}, "
+                             f"{self.eval_every}")
+        if not 0 <= self.encoder_grad_scale <= 1:
+            raise ValueError(f"encoder_grad_scale must be in [0, 1], got {self.encoder_grad_scale}")
+
+
+@dataclass
+class ProbeModelConfig:
+    """Architecture of a randomly initialised encoder (``scratch``, ``random-linear``) when no checkpoint is
+    given. With ``--checkpoint`` these are ignored: the baseline takes the checkpoint's architecture and features,
+    which a fair comparison needs."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+
+@dataclass
+class ProbeTrainerConfig:
+    """Where it runs. ``gpu`` without CUDA is an error; precision applies on a GPU only (CPU runs float32)."""
+
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    precision: Literal["32", "bf16-mixed"] = "32"
+    embed_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.embed_batch_size < 1:
+            raise ValueError(f"embed_batch_size must be >= 1, got {self.embed_batch_size}")
+
+
+@dataclass
+class ProbeMetricsConfig:
+    """Bin widths of the azimuth error by measured RT60 (seconds) and by source distance (metres)."""
+
+    rt60_bin_s: float = 0.1
+    distance_bin_m: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.rt60_bin_s <= 0 or self.distance_bin_m <= 0:
+            raise ValueError(f"bin widths must be > 0, got rt60_bin_s={self.rt60_bin_s}, "
+                             f"distance_bin_m={self.distance_bin_m}")
+
+
+@dataclass
+class ProbeConfig:
+    """The whole ``mcsimclr probe`` config.
+
+    ``out_dir`` may hold ``{mode}``, ``{fraction}``, ``{seed}`` and ``{setting}`` (the row name in the report,
+    made file-name safe), filled in at run time. ``label`` names the pretraining setting in the report; empty
+    derives it from the checkpoint's pretraining config.
+    """
+
+    mode: Mode = "linear"
+    checkpoint: str = ""
+    fraction: float = 1.0
+    seed: int = 0
+    label: str = ""
+    out_dir: str = "runs/probe/{setting}/{mode}-f{fraction}-s{seed}"
+    data: ProbeDataConfig = field(default_factory=ProbeDataConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+    optim: ProbeOptimConfig = field(default_factory=ProbeOptimConfig)
+    linear: LinearConfig = field(default_factory=LinearConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    model: ProbeModelConfig = field(default_factory=ProbeModelConfig)
+    trainer: ProbeTrainerConfig = field(default_factory=ProbeTrainerConfig)
+    metrics: ProbeMetricsConfig = field(default_factory=ProbeMetricsConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1] (a fraction of the labelled training clips, e.g. 0.1 for "
+                             f"10 %), got {self.fraction}")

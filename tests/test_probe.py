@@ -1,0 +1,280 @@
+"""`mcsimclr probe` and `mcsimclr report` for real on tiny data: a tiny `simulate build` and a few pretraining steps,
+then every protocol, the report table, the frozen encoder, determinism, and the clear errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import mcsimclr
+from mcsimclr.checkpoint import read_checkpoint
+from mcsimclr.cli import main
+from mcsimclr.config import load_config
+from mcsimclr.data.clip_store import ClipStore
+from mcsimclr.probe.config import ProbeConfig
+from mcsimclr.probe.embed import embed_clips
+from mcsimclr.probe.result_dir import PLOTS, read_result
+from mcsimclr.probe.run import run_probe
+from mcsimclr.probe.setting import BASELINE_SETTING
+from simulate.cli import main as simulate
+
+TINY = "configs/probe/tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """12 unlabelled clips for pretraining, 40 labelled (4 for validation), 16 test clips."""
+    out = tmp_path_factory.mktemp("data")
+    assert simulate(["build", "--config", "configs/simulate/tiny.yaml", "--out", str(out), "--no-progress",
+                     "source.synthetic.splits.clean_train=40", "source.synthetic.splits.test=16"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def checkpoint(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pretrain") / "run"
+    assert main(["pretrain", "--config", "configs/pretrain/tiny.yaml", f"data.train={data / 'noisy_train.h5'}",
+                 f"out_dir={out}"]) == 0
+    return out / "checkpoints" / "last.ckpt"
+
+
+def probe_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["probe", "--config", TINY, f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
+            "--out", str(out), *extra]
+
+
+def config(data: Path, out: Path, *overrides: str) -> ProbeConfig:
+    return load_config(ProbeConfig, TINY, [f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
+                                           f"out_dir={out}", *overrides])
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+@pytest.fixture(scope="module")
+def results(data, checkpoint, tmp_path_factory) -> Path:
+    """Every protocol through the CLI, two seeds of the linear probe and a label fraction."""
+    root = tmp_path_factory.mktemp("probes")
+    runs = [("linear", "0", "1"), ("linear", "1", "1"), ("finetune", "0", "1"), ("finetune", "0", "0.5"),
+            ("scratch", "0", "1"), ("random-linear", "0", "1")]
+    for mode, seed, fraction in runs:
+        out = root / f"{mode}-s{seed}-f{fraction}"
+        assert main(probe_args(data, out, "--mode", mode, "--checkpoint", str(checkpoint), "--seed", seed,
+                               "--fraction", fraction)) == 0, mode
+    return root
+
+
+def test_every_protocol_writes_a_complete_result(results, checkpoint):
+    dirs = sorted(p for p in results.iterdir() if p.is_dir())
+    assert len(dirs) == 6
+    for d in dirs:
+        doc = read_result(d)
+        run = doc["run"]
+        for key in ("accuracy", "azimuth_error_mean", "azimuth_error_median"):
+            assert finite(doc[key]), (d.name, key)
+        assert 0 <= doc["accuracy"] <= 100 and 0 <= doc["azimuth_error_median"] <= 180
+        assert doc["n_clips"] == 16 and sum(c["count"] for c in doc["per_class"].values()) == 16
+        assert sum(b["count"] for b in doc["by_rt60"]) == 16 and sum(b["count"] for b in doc["by_distance"]) == 16
+        assert all(b["hi"] - b["lo"] == pytest.approx(0.5) for b in doc["by_distance"] if b["lo"] is not None)
+        assert np.asarray(doc["confusion"]).sum() == 16
+        assert run["checkpoint"] == str(checkpoint) and len(run["checkpoint_config_sha256"]) == 64
+        assert run["n_clips"]["val"] == 4 and run["n_clips"]["train_part"] == 36 and run["n_clips"]["test"] == 16
+        assert 1 <= run["best_epoch"] <= run["epochs"] and run["wall_time_s"] > 0
+        for name in (*PLOTS, "config.yaml", "history.csv", "predictions.csv", "model.pt"):
+            assert (d / name).is_file() and (d / name).stat().st_size > 0, (d.name, name)
+        cfg = load_config(ProbeConfig, d / "config.yaml")
+        assert cfg.mode == run["mode"] and cfg.seed == run["seed"] and cfg.fraction == run["fraction"]
+        with open(d / "predictions.csv") as fh:
+            assert len(list(csv.DictReader(fh))) == 16
+    by_name = {d.name: read_result(d)["run"] for d in dirs}
+    assert by_name["linear-s0-f1"]["setting"] == "MC-SimCLR, ChannelSwap+Mixup+RRC+ChannelDrop"
+    assert by_name["scratch-s0-f1"]["setting"] == by_name["random-linear-s0-f1"]["setting"] == BASELINE_SETTING
+    # Linear probe: embeddings of all 8 ChannelSwap copies of each training clip; fine-tuning: the clips.
+    assert by_name["linear-s0-f1"]["n_clips"]["train_examples"] == 8 * 36
+    assert by_name["finetune-s0-f1"]["encoder_grad_scale"] == 0.1
+    assert by_name["scratch-s0-f1"]["encoder_grad_scale"] == 1 and by_name["linear-s0-f1"]["encoder_grad_scale"] is None
+    # Fine-tuning trained the encoder (saved beside the heads); the linear probe saved the heads only.
+    tuned = torch.load(results / "finetune-s0-f1" / "model.pt", weights_only=True)
+    pretrained = read_checkpoint(checkpoint)["state_dict"]
+    key = "branch.joint.fc.weight"
+    assert not torch.equal(tuned["encoder"][key], pretrained[f"encoder.{key}"])
+    assert torch.load(results / "linear-s0-f1" / "model.pt", weights_only=True)["encoder"] is None
+    # 50 %: stratified, at least one clip per class, and the same number of steps as 100 % (equal_steps).
+    half, full = by_name["finetune-s0-f0.5"], by_name["finetune-s0-f1"]
+    assert half["n_clips"]["train_used"] < full["n_clips"]["train_used"] == 36
+    assert half["steps_per_epoch"] == full["steps_per_epoch"]
+
+
+def test_report_collects_the_table(results, tmp_path, capsys):
+    out = tmp_path / "table.md"
+    assert main(["report", str(results), "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    md, table = out.read_text(), out.with_suffix(".csv")
+    assert md.strip() in shown
+    lines = md.splitlines()
+    assert lines[0] == ("| setting | LP acc (%) | LP az err (deg) | FT acc (%) | FT az err (deg) | FT 50 % acc (%) | "
+                        "FT 50 % az err (deg) | runs |")
+    assert lines[2].startswith(f"| {BASELINE_SETTING} |") and lines[3].startswith("| MC-SimCLR, ChannelSwap")
+    assert " ± " in lines[3]  # two seeds of the linear probe
+    with open(table) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["setting"] for r in rows] == [BASELINE_SETTING, "MC-SimCLR, ChannelSwap+Mixup+RRC+ChannelDrop"]
+    ours = rows[1]
+    assert ours["LP acc (%) n"] == "2" and ours["runs"] == "4"
+    for key in ("LP acc (%) mean", "LP acc (%) std", "LP az err (deg) mean", "FT acc (%) mean", "FT az err (deg) mean",
+                "FT 50 % acc (%) mean"):
+        assert math.isfinite(float(ours[key])), key
+    for key in ("LP acc (%) mean", "LP az err (deg) mean", "FT acc (%) mean", "FT az err (deg) mean"):
+        assert math.isfinite(float(rows[0][key])), key
+    assert main(["report", str(tmp_path / "nothing-here")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_linear_probe_leaves_the_encoder_bit_identical(data, checkpoint, tmp_path):
+    outcome = run_probe(config(data, tmp_path / "lp", "mode=linear", f"checkpoint={checkpoint}"))
+    state = read_checkpoint(checkpoint)["state_dict"]
+    after = outcome.encoder.encoder.state_dict()
+    assert after  # parameters and batch-norm buffers alike
+    for name, tensor in after.items():
+        assert torch.equal(tensor, state[f"encoder.{name}"]), name
+    x = torch.randn(2, 4, 8000)
+    with torch.no_grad():
+        assert torch.equal(outcome.encoder(x), mcsimclr.load_encoder(checkpoint)(x))
+    assert not outcome.encoder.training
+
+
+def test_window_embedding_is_the_mean_over_windows(data):
+    store = ClipStore(data / "test.h5", dtype=torch.float32)
+    clips = np.array([0, 3, 5])
+
+    def energy(x: torch.Tensor) -> torch.Tensor:  # (batch, mics, window) -> (batch, 2)
+        return torch.stack([x.square().sum(dim=(1, 2)), x[:, 0].abs().amax(dim=1)], dim=1)
+
+    got = embed_clips(energy, store, clips, window=8000, hop=4000)
+    with h5py.File(data / "test.h5") as f:
+        for row, c in enumerate(clips):
+            audio = torch.from_numpy(f["audio"][:, f["offsets"][c] : f["offsets"][c] + f["lengths"][c]])
+            audio = torch.nn.functional.pad(audio, (0, max(0, 8000 - audio.shape[1])))
+            n = audio.shape[1]
+            starts = list(range(0, n - 8000 + 1, 4000))
+            if starts[-1] + 8000 < n:
+                starts.append(n - 8000)
+            expected = torch.stack([energy(audio[None, :, s : s + 8000])[0] for s in starts]).mean(0)
+            assert torch.allclose(got.embedding[row], expected, rtol=1e-5), c
+            assert int(got.label[row]) == int(f["label"][c])
+
+
+def test_baselines_random_init_deterministic_and_same_architecture(data, checkpoint, tmp_path):
+    a = run_probe(config(data, tmp_path / "a", "mode=random-linear", f"checkpoint={checkpoint}", "seed=3"))
+    b = run_probe(config(data, tmp_path / "b", "mode=random-linear", f"checkpoint={checkpoint}", "seed=3"))
+    for key in ("accuracy", "azimuth_error_mean", "confusion", "by_rt60"):
+        assert a.metrics[key] == b.metrics[key], key
+    meta = read_checkpoint(checkpoint)["mcsimclr"]
+    assert a.metrics["run"]["encoder"] == meta["encoder"] and a.metrics["run"]["features"] == meta["features"]
+    pretrained = mcsimclr.load_encoder(checkpoint).encoder.state_dict()
+    key = "branch.joint.fc.weight"
+    assert not torch.equal(a.encoder.encoder.state_dict()[key], pretrained[key])
+    # Without a checkpoint the config's model section gives the architecture (tiny.yaml: the tiny pretraining's).
+    c = run_probe(config(data, tmp_path / "c", "mode=random-linear", "seed=3"))
+    assert c.metrics["run"]["encoder"] == meta["encoder"] and c.metrics["run"]["checkpoint"] == ""
+    assert c.metrics["accuracy"] == a.metrics["accuracy"]  # same architecture, same seed: same encoder
+
+
+def test_bins_head_and_recomputed_batch_norm(data, checkpoint, tmp_path):
+    outcome = run_probe(config(data, tmp_path / "bins", "mode=random-linear", f"checkpoint={checkpoint}",
+                               "heads.direction=bins", "heads.n_bins=12", "linear.bn_stats=recompute"))
+    assert outcome.heads.direction.out_features == 12
+    assert outcome.metrics["run"]["bn_stats"] == "recompute" and finite(outcome.metrics["azimuth_error_mean"])
+    bn = outcome.encoder.encoder.branch["joint"].convs[0].layers[1]
+    assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))  # not the fresh 0 / 1
+
+
+# --- errors -----------------------------------------------------------------------------------------------------------
+
+
+def _copy(src: Path, dst: Path, edit) -> Path:
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        edit(f)
+    return dst
+
+
+def test_checkpoint_features_must_match_the_data(data, checkpoint, tmp_path, capsys):
+    other_rate = _copy(data / "test.h5", tmp_path / "rate.h5", lambda f: f.attrs.__setitem__("sample_rate", 24000))
+    assert main(probe_args(data, tmp_path / "r", "--mode", "linear", "--checkpoint", str(checkpoint),
+                           f"data.test={other_rate}")) == 2
+    assert "sample rate 24000 Hz, but the checkpoint" in capsys.readouterr().err
+    bigger = _copy(data / "clean_train.h5", tmp_path / "array.h5",
+                   lambda f: f.attrs.__setitem__("mic_offsets", 2 * f.attrs["mic_offsets"]))
+    assert main(probe_args(data, tmp_path / "g", "--mode", "scratch", "--checkpoint", str(checkpoint),
+                           f"data.train={bigger}")) == 2
+    assert "does not match the checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("fraction", ["0", "1.5", "-0.2"])
+def test_fraction_outside_the_unit_interval(data, checkpoint, tmp_path, capsys, fraction):
+    assert main(probe_args(data, tmp_path / "f", "--mode", "finetune", "--checkpoint", str(checkpoint),
+                           "--fraction", fraction)) == 2
+    assert "fraction must be in (0, 1]" in capsys.readouterr().err
+
+
+def _no_labels(f):
+    f["label"][...] = -1
+
+
+def _no_classes(f):
+    f.attrs["class_names"] = np.array([], dtype=h5py.string_dtype())
+
+
+def _no_azimuth(f):
+    del f["azimuth_deg"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (_no_labels, "no clip has a class label (labels [-1], expected 0..11)"),
+    (_no_classes, "class_names holds 0 name(s)"),
+    (_no_azimuth, "no azimuth_deg column(s)"),
+])
+def test_data_without_labels(data, checkpoint, tmp_path, capsys, edit, message):
+    bad = _copy(data / "clean_train.h5", tmp_path / "bad.h5", edit)
+    assert main(probe_args(data, tmp_path / "x", "--mode", "linear", "--checkpoint", str(checkpoint),
+                           f"data.train={bad}")) == 2
+    err = capsys.readouterr().err
+    assert message in err and "the probe needs a labelled split" in err
+
+
+def test_other_errors(data, checkpoint, tmp_path, capsys):
+    renamed = _copy(data / "test.h5", tmp_path / "classes.h5", lambda f: f.attrs.__setitem__(
+        "class_names", np.array([*list(f.attrs["class_names"])[:-1], "kazoo"], dtype=h5py.string_dtype())))
+    assert main(probe_args(data, tmp_path / "a", "--mode", "scratch", f"data.test={renamed}")) == 2
+    assert "class lists differ" in capsys.readouterr().err
+    assert main(probe_args(data, tmp_path / "b", "--mode", "linear")) == 2
+    assert "needs a pretrained checkpoint: pass --checkpoint" in capsys.readouterr().err
+    assert main(probe_args(data, tmp_path / "c", "--mode", "scratch", "data.val_clips=39")) == 2
+    assert "data.val_clips=39 are held out" in capsys.readouterr().err
+    assert main(probe_args(data, tmp_path / "d", "--mode", "linear", "--checkpoint", str(tmp_path / "none.ckpt"))) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_existing_result_needs_overwrite_and_label_names_the_row(data, checkpoint, tmp_path, capsys):
+    out = tmp_path / "once"
+    common = ["--mode", "random-linear", "--label", "yes", "linear.epochs=1"]
+    assert main(probe_args(data, out, *common)) == 0
+    assert main(probe_args(data, out, *common)) == 2
+    assert "already holds a probe result" in capsys.readouterr().err
+    assert main(probe_args(data, out, *common, "--overwrite")) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["run"]["setting"] == doc["run"]["label"] == "yes"  # a string, not YAML's true
+    assert main(["probe", "--config", TINY, "--mode", "scratch", "--print-config", "--seed", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "mode: scratch" in printed and "seed: 4" in printed
