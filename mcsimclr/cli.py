@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import mcsimclr
-from mcsimclr.config import ConfigError, dump_yaml, load_config
+from mcsimclr.cli_args import config_or_exit_code, parse_with_overrides
 
 PRETRAIN_EXAMPLES = """examples:
   mcsimclr pretrain --config configs/pretrain/paper.yaml data.train=data/fsd/noisy_train.h5 \\
@@ -100,14 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args, extra = parser.parse_known_args(argv)
-    # `probe` takes its key=value overrides anywhere on the line, also after options
-    # (argparse alone only takes one contiguous run of positionals).
-    if extra and args.command == "probe" and all("=" in e and not e.startswith("-") for e in extra):
-        args.overrides = [*args.overrides, *extra]
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = parse_with_overrides(_parser(), argv)
     if args.command == "pretrain":
         return _pretrain(args)
     if args.command == "probe":
@@ -123,14 +116,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     from mcsimclr.pretrain.config import PretrainConfig
     from mcsimclr.pretrain.run import RunError, pretrain
 
-    try:
-        config = load_config(PretrainConfig, args.config, args.overrides)
-    except ConfigError as err:
-        print(f"mcsimclr pretrain: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        print(dump_yaml(config), end="")
-        return 0
+    config = config_or_exit_code(PretrainConfig, args.config, args.overrides, prog="mcsimclr pretrain",
+                                 print_config=args.print_config)
+    if isinstance(config, int):
+        return config
     try:
         out = pretrain(config, resume=args.resume, allow_cpu=args.allow_cpu)
     except (DataError, RunError, CheckpointError) as err:
@@ -151,14 +140,10 @@ def _probe(args: argparse.Namespace) -> int:
     flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
              "label": args.label, "out_dir": args.out}
     overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    try:
-        config = load_config(ProbeConfig, args.config, overrides)
-    except ConfigError as err:
-        print(f"mcsimclr probe: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        print(dump_yaml(config), end="")
-        return 0
+    config = config_or_exit_code(ProbeConfig, args.config, overrides, prog="mcsimclr probe",
+                                 print_config=args.print_config)
+    if isinstance(config, int):
+        return config
     _log_to_stderr("mcsimclr.probe")
     try:
         outcome = run_probe(config, overwrite=args.overwrite)

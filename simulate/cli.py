@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from mcsimclr.config import ConfigError, dump_yaml, load_config
+from mcsimclr.cli_args import config_or_exit_code, parse_with_overrides
 
 EXAMPLES = """examples:
   simulate build --config configs/simulate/demo.yaml --out data/demo --workers 2
@@ -65,18 +65,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_with_overrides(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse ``argv``, accepting ``key.path=value`` overrides anywhere on the line (argparse alone takes them
-    only before the first option that follows them)."""
-    args, extra = parser.parse_known_args(argv)
-    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
-    if stray:
-        parser.error(f"unrecognized arguments: {' '.join(stray)}")
-    if extra:
-        args.overrides = [*args.overrides, *extra]
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_with_overrides(_parser(), argv)
     if args.command == "build":
@@ -119,14 +107,10 @@ def _build(args: argparse.Namespace) -> int:
     from simulate.geometry import GeometryError
     from simulate.sources import SourceError
 
-    try:
-        config = load_config(SimulateConfig, args.config, args.overrides)
-    except ConfigError as err:
-        print(f"simulate build: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        print(dump_yaml(config), end="")
-        return 0
+    config = config_or_exit_code(SimulateConfig, args.config, args.overrides, prog="simulate build",
+                                 print_config=args.print_config)
+    if isinstance(config, int):
+        return config
     splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
     shard = None
     if args.shard:
