@@ -58,6 +58,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if meta.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: checkpoint version {meta.get('version')}, this mcsimclr reads "
                               f"{CHECKPOINT_VERSION}")
+    # Encoders saved before `input_norm` existed had no input normalisation.
+    meta["encoder"].setdefault("input_norm", "none")
     return ckpt
 
 

@@ -182,3 +182,14 @@ def test_ddp_on_cpu_with_two_processes(data, tmp_path, mode):
     ckpt = read_checkpoint(out / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2 * (12 // (2 * 2))  # 3 steps per epoch: the 12 clips split over 2 processes
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_checkpoints_from_before_input_norm_still_load(full_run, tmp_path):
+    ckpt = torch.load(full_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    del ckpt["mcsimclr"]["encoder"]["input_norm"]
+    ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("encoder.norm.")}
+    old = tmp_path / "old.ckpt"
+    torch.save(ckpt, old)
+    model = mcsimclr.load_encoder(old)
+    assert model.encoder.input_norm == "none"
+    assert model(torch.randn(2, 4, 8000)).shape == (2, 32)
