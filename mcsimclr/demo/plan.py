@@ -1,0 +1,60 @@
+"""How big each stage of the demo is: the full demo, the ``--quick`` one, and ``--scale``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODES = ("linear", "random-linear", "finetune", "scratch")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Sizes of the demo's stages, and the configs they start from (overrides come on top).
+
+    Attributes:
+        noisy_train, clean_train, test: clips per split (unlabelled pretraining, labelled, test).
+        pretrain_epochs, linear_epochs, finetune_epochs: training lengths.
+        val_clips: labelled clips held out for model selection.
+        pretrain_batch, probe_batch: batch sizes.
+        simulate_config, pretrain_config, probe_config: YAML files under ``configs/``.
+        expected_seconds: rough duration of each stage on a 2-core CPU, for the progress display.
+    """
+
+    noisy_train: int
+    clean_train: int
+    test: int
+    pretrain_epochs: int
+    linear_epochs: int
+    finetune_epochs: int
+    val_clips: int
+    pretrain_batch: int = 64
+    probe_batch: int = 32
+    simulate_config: str = "configs/simulate/demo.yaml"
+    pretrain_config: str = "configs/pretrain/demo.yaml"
+    probe_config: str = "configs/probe/demo.yaml"
+    expected_seconds: tuple[float, float, float, float] = (30.0, 240.0, 200.0, 2.0)
+
+    @classmethod
+    def full(cls, scale: float = 1.0) -> DemoPlan:
+        """The demo (about 8 minutes on 2 CPU cores at scale 1); ``scale`` multiplies clips and stage times."""
+        if scale <= 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+
+        def n(x: int) -> int:
+            return max(round(x * scale), 24)
+
+        return cls(noisy_train=n(1200), clean_train=n(400), test=n(400), pretrain_epochs=12, linear_epochs=100,
+                   finetune_epochs=15, val_clips=max(round(80 * scale), 8),
+                   expected_seconds=(30.0 * scale, 240.0 * scale, 200.0 * scale, 2.0))
+
+    @classmethod
+    def quick(cls) -> DemoPlan:
+        """Everything tiny: a minute or two; shows that every stage runs, not that the method works."""
+        return cls(noisy_train=48, clean_train=40, test=32, pretrain_epochs=2, linear_epochs=5, finetune_epochs=2,
+                   val_clips=8, pretrain_batch=16, probe_batch=8, pretrain_config="configs/pretrain/tiny.yaml",
+                   probe_config="configs/probe/tiny.yaml", expected_seconds=(5.0, 10.0, 30.0, 1.0))
+
+    def simulate_overrides(self, seed: int) -> list[str]:
+        return [f"seed={seed}", f"source.synthetic.seed={seed}",
+                f"source.synthetic.splits={{noisy_train: {self.noisy_train}, clean_train: {self.clean_train}, "
+                f"test: {self.test}}}"]

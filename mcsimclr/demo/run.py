@@ -1,0 +1,103 @@
+"""``mcsimclr demo``: simulate a synthetic data set, pretrain, evaluate four ways, print the paper-style table.
+
+Stages (each reuses the project's own commands as functions, with the configs in ``configs/*/demo.yaml``):
+1. ``simulate build``: unlabelled ``noisy_train``, labelled ``clean_train`` and ``test`` splits.
+2. ``mcsimclr pretrain`` on ``noisy_train`` (no labels; the test split is never seen).
+3. ``mcsimclr probe``: (a) linear probe of the pretrained encoder, (b) linear probe of a random encoder of the
+   same architecture, (c) supervised training from scratch, (d) fine-tuning the pretrained encoder.
+4. ``mcsimclr report``: the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from mcsimclr.config import load_config
+from mcsimclr.demo.plan import MODES, DemoPlan
+from mcsimclr.demo.stages import Stages
+
+
+class DemoError(ValueError):
+    """A demo that cannot start as asked (e.g. an output directory holding another run)."""
+
+
+def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "auto", overwrite: bool = False,
+             log: Callable[[str], None] = print) -> Path:
+    """Run the demo into ``out``; returns the path of the table (markdown; a CSV lies beside it).
+
+    Args:
+        out: output directory: ``data/``, ``pretrain/``, ``probe/<mode>/``, ``table.md``, ``table.csv``.
+        plan: stage sizes (``DemoPlan.full(scale)`` or ``DemoPlan.quick()``).
+        seed: seeds the data, the pretraining and the probes.
+        device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda``.
+        overwrite: delete ``out`` first if it holds an earlier run.
+    """
+    from mcsimclr.pretrain.config import PretrainConfig
+    from mcsimclr.pretrain.run import pretrain
+    from mcsimclr.probe.config import ProbeConfig
+    from mcsimclr.probe.report import build_table, collect, write_report
+    from mcsimclr.probe.run import run_probe
+    from simulate.build import build
+    from simulate.config import SimulateConfig
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise DemoError(f"{out} is not empty; pass --overwrite to replace it, or choose another --out")
+        shutil.rmtree(out)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DemoError("--device cuda: CUDA is not available on this machine")
+    accelerator = "gpu" if device == "cuda" else "cpu"
+    precision = "bf16-mixed" if device == "cuda" else "32"
+    data = out / "data"
+    stages = Stages(["simulate the synthetic data set", "pretrain the encoder (contrastive, no labels)",
+                     "evaluate: linear probe, random-encoder probe, supervised from scratch, fine-tune",
+                     "the table"], plan.expected_seconds, log=log)
+
+    stages.begin(0)
+    sim = load_config(SimulateConfig, plan.simulate_config, plan.simulate_overrides(seed))
+    build(sim, out_dir=data, workers=2, progress=True, log=lambda _: None)
+    stages.end(0)
+
+    stages.begin(1)
+    pre = load_config(PretrainConfig, plan.pretrain_config, [
+        f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}",
+        f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
+        f"optim.epochs={plan.pretrain_epochs}", f"optim.warmup_epochs={min(2, plan.pretrain_epochs)}",
+        f"optim.batch_size={plan.pretrain_batch}",
+        f"trainer.accelerator={accelerator}", f"trainer.precision='{precision}'"])
+    run_dir = pretrain(pre)
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    stages.end(1)
+
+    stages.begin(2)
+    logging.getLogger("mcsimclr.probe").setLevel(logging.WARNING)
+    for mode in MODES:
+        cfg = load_config(ProbeConfig, plan.probe_config, [
+            f"mode={mode}", f"checkpoint={checkpoint}", f"seed={seed}", f"out_dir={out / 'probe' / mode}",
+            f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
+            f"data.val_clips={plan.val_clips}", f"optim.batch_size={plan.probe_batch}",
+            f"linear.epochs={plan.linear_epochs}",
+            f"finetune.epochs={plan.finetune_epochs}", f"trainer.accelerator={accelerator}",
+            f"trainer.precision='{precision}'"])
+        m = run_probe(cfg).metrics
+        log(f"    {mode:14s} accuracy {m['accuracy']:5.1f} %   azimuth error {m['azimuth_error_mean']:5.1f} deg")
+    stages.end(2)
+
+    stages.begin(3)
+    table = build_table(collect([out / "probe"]))
+    md, csv_path = write_report(table, out / "table.md")
+    log("")
+    log(table.to_markdown().rstrip())
+    log("")
+    log(f"table: {md} (and {csv_path}); checkpoints: {run_dir / 'checkpoints'}; probe results and plots: "
+        f"{out / 'probe'}/<mode>/; data: {data}")
+    stages.end(3)
+    return md
