@@ -30,12 +30,17 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert "not empty; pass --overwrite" in capsys.readouterr().err
 
 
-def test_stage_eta_follows_the_measured_speed():
+def test_stages_announce_and_time_each_stage():
     lines: list[str] = []
-    stages = Stages(["a", "b", "c"], [10.0, 20.0, 30.0], log=lines.append)
-    assert stages.eta_from(0) == 60.0
-    stages.done.append(20.0)  # the first stage took twice as long as expected
-    assert stages.eta_from(1) == pytest.approx(100.0)
+    stages = Stages(["a", "b"], [10.0, 20.0], log=lines.append)
+    assert stages.eta_from(0) == 30.0 and stages.eta_from(1) == 20.0
+    stages.begin(0)
+    stages.end(0)
+    stages.begin(1)
+    stages.end(1)
+    assert lines[0] == "[1/2] a (about 30 s left in the demo)"
+    assert lines[1].startswith("[1/2] a: done in 0 s; about 20 s left")
+    assert lines[3].startswith("[2/2] b: done in 0 s; total")
     with pytest.raises(ValueError, match="one expected time per stage"):
         Stages(["a"], [1.0, 2.0])
 

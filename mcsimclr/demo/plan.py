@@ -43,9 +43,9 @@ class DemoPlan:
         def n(x: int) -> int:
             return max(round(x * scale), 24)
 
-        return cls(noisy_train=n(1200), clean_train=n(400), test=n(400), pretrain_epochs=12, linear_epochs=100,
-                   finetune_epochs=15, val_clips=max(round(80 * scale), 8),
-                   expected_seconds=(30.0 * scale, 240.0 * scale, 200.0 * scale, 2.0))
+        return cls(noisy_train=n(600), clean_train=n(300), test=n(400), pretrain_epochs=10, linear_epochs=100,
+                   finetune_epochs=15, val_clips=max(round(60 * scale), 8),
+                   expected_seconds=(25.0 * scale, 260.0 * scale, 210.0 * scale, 2.0))
 
     @classmethod
     def quick(cls) -> DemoPlan:
