@@ -31,7 +31,7 @@ class DemoPlan:
     probe_batch: int = 32
     simulate_config: str = "configs/simulate/demo.yaml"
     pretrain_config: str = "configs/pretrain/demo.yaml"
-    probe_config: str = "configs/probe/demo.yaml"
+    probe_config: str = "configs/probe/cpu.yaml"
     expected_seconds: tuple[float, float, float, float] = (30.0, 240.0, 200.0, 2.0)
 
     @classmethod
