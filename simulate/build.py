@@ -65,8 +65,8 @@ def listing_digest(refs: list[ClipRef]) -> str:
 
 @dataclass(frozen=True)
 class _Task:
-    split: str
-    block: int
+    """One block of consecutive clips and the file its result goes to."""
+
     refs: list[ClipRef]
     path: Path
 
@@ -261,9 +261,8 @@ def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, sou
     first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
                                                        (shard[0] + 1) * n_blocks // shard[1])
     paths = [work / f"block_{k:06d}.npz" for k in range(first, stop)]
-    todo = [_Task(split, k, refs[k * chunk : (k + 1) * chunk], path) for k, path in zip(range(first, stop), paths,
-                                                                                      strict=True)
-            if not path.exists()]
+    blocks = zip(range(first, stop), paths, strict=True)
+    todo = [_Task(refs[k * chunk : (k + 1) * chunk], path) for k, path in blocks if not path.exists()]
     clip_start, clip_stop = min(first * chunk, len(refs)), min(stop * chunk, len(refs))
     total = clip_stop - clip_start
     done = total - sum(len(t.refs) for t in todo)

@@ -7,7 +7,6 @@ clip's multichannel audio in one array ``audio (mics, total_samples)``, chunked 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -229,7 +228,3 @@ def describe_schema() -> str:
         shape = "(n_clips" + "".join(f", {s}" for s in f.shape) + ")"
         rows.append(f"| `{f.name}` | {f.dtype} | {shape} | {f.doc} |")
     return "\n".join(rows)
-
-
-def json_attr(value: object) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mcsimclr.data.clip_store import ClipStore
+from mcsimclr.data.crops import gather_crops
 from mcsimclr.pretrain.knn import knn_probe
 
 
@@ -60,8 +61,6 @@ class KNNMonitor(L.Callback):
             lengths = store.lengths[idx]
             # Centre crop: deterministic, so the monitor curve moves only with the encoder.
             starts = ((lengths - self.crop_samples).clamp(min=0) // 2)
-            from mcsimclr.data.crops import gather_crops
-
             audio = gather_crops(store.audio, store.offsets[idx], lengths, starts, self.crop_samples)
             self.data[name] = (audio.to(device), store.labels["label"][idx].long().to(device),
                                store.labels["azimuth_deg"][idx].float().to(device))
