@@ -20,10 +20,10 @@ PRETRAIN_EXAMPLES = """examples:
 """
 
 PROBE_EXAMPLES = """examples:
-  mcsimclr probe --config configs/probe/default.yaml --mode linear --checkpoint runs/paper/checkpoints/best.ckpt
+  mcsimclr probe --config configs/probe/default.yaml --mode linear --checkpoint runs/paper/checkpoints/last.ckpt
   mcsimclr probe --config configs/probe/default.yaml --mode finetune --fraction 0.1 --seed 1 \\
-      --checkpoint runs/paper/checkpoints/best.ckpt data.train=data/fsd/clean_train.h5 data.test=data/fsd/test.h5
-  mcsimclr probe --config configs/probe/default.yaml --mode random-linear --checkpoint runs/paper/checkpoints/best.ckpt
+      --checkpoint runs/paper/checkpoints/last.ckpt data.train=data/fsd/clean_train.h5 data.test=data/fsd/test.h5
+  mcsimclr probe --config configs/probe/default.yaml --mode random-linear --checkpoint runs/paper/checkpoints/last.ckpt
   mcsimclr probe --config configs/probe/default.yaml --mode scratch heads.direction=bins optim.lr=0.005
 
 modes:
