@@ -14,6 +14,7 @@ from mcsimclr.augment import (
     ChannelDrop,
     ChannelSwap,
     MelGain,
+    MelWarp,
     Mixup,
     ModalityDrop,
     RandomResizedCrop,
@@ -232,6 +233,37 @@ def test_mel_gain_shifts_only_mel_channels_uniformly() -> None:
     assert gain(x) is x
 
 
+def test_mel_warp_integer_shift_is_an_edge_padded_roll_and_tilt_a_ramp() -> None:
+    x = torch.randn(3, 10, 5, 16)
+    warp = MelWarp(n_mel_channels=4, max_shift_bins=3.0, max_tilt_db=6.0)
+    params = torch.tensor([[2.0, 0.0], [-3.0, 0.0], [0.0, 6.0]])
+    out = warp.apply(x, params)
+    up = torch.cat([x[0, :4, :, :1].expand(4, 5, 2), x[0, :4, :, :-2]], dim=-1)  # out[k] = x[k - 2]
+    down = torch.cat([x[1, :4, :, 3:], x[1, :4, :, -1:].expand(4, 5, 3)], dim=-1)  # out[k] = x[k + 3]
+    torch.testing.assert_close(out[0, :4], up)
+    torch.testing.assert_close(out[1, :4], down)
+    ramp = 6.0 * (torch.arange(16.0) / 15 - 0.5)
+    torch.testing.assert_close(out[2, :4] - x[2, :4], ramp.expand(4, 5, 16))
+    assert torch.equal(out[:, 4:], x[:, 4:])  # GCC untouched
+
+
+def test_mel_warp_fractional_shift_interpolates_and_draws_in_range() -> None:
+    x = torch.arange(16.0).expand(1, 10, 2, 16).clone()  # a linear spectrum: a shift subtracts s inside the band
+    out = MelWarp(n_mel_channels=4).apply(x, torch.tensor([[0.25, 0.0]]))
+    torch.testing.assert_close(out[0, :4, :, 1:], x[0, :4, :, 1:] - 0.25)
+    assert torch.equal(out[0, :4, :, 0], x[0, :4, :, 0])  # the edge bin repeats
+    warp = MelWarp(n_mel_channels=4, max_shift_bins=2.0, max_tilt_db=4.0)
+    drawn = warp.draw(20000, device=torch.device("cpu"), generator=gen())
+    assert drawn[:, 0].abs().max() <= 2.0 and drawn[:, 1].abs().max() <= 4.0
+    assert abs(drawn[:, 0].var().item() - 4.0 / 3) < 0.05 and abs(drawn[:, 1].var().item() - 16.0 / 3) < 0.2
+    y = torch.randn(8, 10, 3, 16)
+    assert torch.equal(warp(y, generator=gen(2)), warp(y, generator=gen(2)))
+    warp.eval()
+    assert warp(y) is y
+    with pytest.raises(ValueError):
+        MelWarp(n_mel_channels=4, max_shift_bins=-1.0)
+
+
 # ---------------------------------------------------------------- config and pipeline
 
 
@@ -261,9 +293,11 @@ def test_pipeline_switches_follow_the_config() -> None:
     for name in ("channel_swap", "mixup", "crop", "channel_drop"):
         cfg = from_dict(AugmentConfig, {name: {"enabled": False}})
         assert getattr(SimCLRViews.from_config(cfg, feats, CIRCULAR4), name) is None
-    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True}})
+    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True},
+                                    "mel_warp": {"enabled": True}})
     both = SimCLRViews.from_config(cfg, feats, CIRCULAR4)
     assert isinstance(both.modality_drop, ModalityDrop) and isinstance(both.mel_gain, MelGain)
+    assert isinstance(both.mel_warp, MelWarp)
     with pytest.raises(ValueError, match="mic_positions"):
         SimCLRViews.from_config(AugmentConfig(), feats)
     with pytest.raises(ValueError, match="mics"):
@@ -271,7 +305,8 @@ def test_pipeline_switches_follow_the_config() -> None:
 
 
 def test_pipeline_views_shapes_eval_seed_and_silence() -> None:
-    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True}})
+    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True},
+                                    "mel_warp": {"enabled": True}})
     feats = SpatialFeatures()
     views = SimCLRViews.from_config(cfg, feats, CIRCULAR4)
     x = 0.1 * torch.randn(6, 2, 4, 24000)

@@ -1,5 +1,5 @@
 """Batch-level augmentations of MC-SimCLR pretraining, on the device: ChannelSwap, Mixup, RandomResizedCrop,
-ChannelDrop, the optional ModalityDrop and MelGain, and the pipeline that makes the two views of a pair."""
+ChannelDrop, the optional ModalityDrop, MelGain and MelWarp, and the pipeline that makes the two views of a pair."""
 
 from mcsimclr.augment.array_symmetry import ArraySymmetry, array_symmetries, wrap_degrees
 from mcsimclr.augment.channel_drop import ChannelDrop
@@ -10,10 +10,12 @@ from mcsimclr.augment.config import (
     ChannelSwapConfig,
     CropConfig,
     MelGainConfig,
+    MelWarpConfig,
     MixupConfig,
     ModalityDropConfig,
 )
 from mcsimclr.augment.mel_gain import MelGain
+from mcsimclr.augment.mel_warp import MelWarp
 from mcsimclr.augment.mixup import Mixup, random_partners
 from mcsimclr.augment.modality_drop import ModalityDrop
 from mcsimclr.augment.random_resized_crop import RandomResizedCrop
@@ -29,6 +31,8 @@ __all__ = [
     "CropConfig",
     "MelGain",
     "MelGainConfig",
+    "MelWarp",
+    "MelWarpConfig",
     "Mixup",
     "MixupConfig",
     "ModalityDrop",

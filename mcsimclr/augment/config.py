@@ -97,9 +97,24 @@ class MelGainConfig:
 
 
 @dataclass
+class MelWarpConfig:
+    """Option: shift the log-Mel spectrum of each view by ``U[-max_shift_bins, max_shift_bins]`` Mel bins and tilt
+    it by ``U[-max_tilt_db, max_tilt_db]`` dB across the band."""
+
+    enabled: bool = False
+    max_shift_bins: float = 3.0
+    max_tilt_db: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.max_shift_bins < 0 or self.max_tilt_db < 0:
+            raise ValueError(f"max_shift_bins and max_tilt_db must be >= 0, got {self.max_shift_bins}, "
+                             f"{self.max_tilt_db}")
+
+
+@dataclass
 class AugmentConfig:
     """The pretraining augmentations, applied in this order: channel_swap and mixup on the waveforms, then
-    (after the features) mel_gain, crop, channel_drop and modality_drop on the feature maps."""
+    (after the features) mel_gain, mel_warp, crop, channel_drop and modality_drop on the feature maps."""
 
     channel_swap: ChannelSwapConfig = field(default_factory=ChannelSwapConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)
@@ -107,3 +122,4 @@ class AugmentConfig:
     channel_drop: ChannelDropConfig = field(default_factory=ChannelDropConfig)
     modality_drop: ModalityDropConfig = field(default_factory=ModalityDropConfig)
     mel_gain: MelGainConfig = field(default_factory=MelGainConfig)
+    mel_warp: MelWarpConfig = field(default_factory=MelWarpConfig)

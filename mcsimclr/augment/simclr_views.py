@@ -3,7 +3,7 @@
 Order (MC-SimCLR Sec. 3.2: from the waveforms, through the features, to the encoder)::
 
     ChannelSwap (same symmetry for both views) -> Mixup (waveforms, per view) -> SpatialFeatures
-    -> [MelGain] -> RandomResizedCrop -> ChannelDrop -> [ModalityDrop]          ([...]: options, off by default)
+    -> [MelGain] -> [MelWarp] -> RandomResizedCrop -> ChannelDrop -> [ModalityDrop]     ([...]: options, off)
 
 Every augmentation can be left out (``None``); in eval mode all of them are identities and the module returns
 just the features of each view.
@@ -19,6 +19,7 @@ from mcsimclr.augment.channel_drop import ChannelDrop
 from mcsimclr.augment.channel_swap import ChannelSwap
 from mcsimclr.augment.config import AugmentConfig
 from mcsimclr.augment.mel_gain import MelGain
+from mcsimclr.augment.mel_warp import MelWarp
 from mcsimclr.augment.mixup import Mixup
 from mcsimclr.augment.modality_drop import ModalityDrop
 from mcsimclr.augment.random_resized_crop import RandomResizedCrop
@@ -30,7 +31,8 @@ class SimCLRViews(nn.Module):
 
     Args:
         features: the feature extractor.
-        channel_swap, mixup, crop, channel_drop, modality_drop, mel_gain: the augmentations; ``None`` skips one.
+        channel_swap, mixup, crop, channel_drop, modality_drop, mel_gain, mel_warp: the augmentations; ``None``
+            skips one.
         cpu_block: clips per block on CPU (see ``forward``); results do not depend on it.
 
     All random parameters of a batch are drawn first, in a fixed order, then applied; on CPU the batch then
@@ -42,11 +44,12 @@ class SimCLRViews(nn.Module):
     def __init__(self, features: SpatialFeatures, *, channel_swap: ChannelSwap | None = None,
                  mixup: Mixup | None = None, crop: RandomResizedCrop | None = None,
                  channel_drop: ChannelDrop | None = None, modality_drop: ModalityDrop | None = None,
-                 mel_gain: MelGain | None = None, cpu_block: int = 4) -> None:
+                 mel_gain: MelGain | None = None, mel_warp: MelWarp | None = None, cpu_block: int = 4) -> None:
         super().__init__()
         if channel_swap is not None and channel_swap.n_mics != features.n_mics:
             raise ValueError(f"channel_swap is for {channel_swap.n_mics} mics, features for {features.n_mics}")
-        for name, module in (("modality_drop", modality_drop), ("mel_gain", mel_gain)):
+        for name, module in (("modality_drop", modality_drop), ("mel_gain", mel_gain),
+                             ("mel_warp", mel_warp)):
             if module is not None and module.n_mel_channels != features.n_mics:
                 raise ValueError(f"{name} has n_mel_channels={module.n_mel_channels}, features have "
                                  f"{features.n_mics} Mel channels")
@@ -56,6 +59,7 @@ class SimCLRViews(nn.Module):
         self.channel_swap = channel_swap
         self.mixup = mixup
         self.mel_gain = mel_gain
+        self.mel_warp = mel_warp
         self.crop = crop
         self.channel_drop = channel_drop
         self.modality_drop = modality_drop
@@ -82,6 +86,8 @@ class SimCLRViews(nn.Module):
             modality_drop=ModalityDrop(n_mel_channels=n_mel, p_mel=config.modality_drop.p_mel,
                                        p_gcc=config.modality_drop.p_gcc) if config.modality_drop.enabled else None,
             mel_gain=MelGain(n_mel_channels=n_mel, max_db=config.mel_gain.max_db) if config.mel_gain.enabled else None,
+            mel_warp=MelWarp(n_mel_channels=n_mel, max_shift_bins=config.mel_warp.max_shift_bins,
+                             max_tilt_db=config.mel_warp.max_tilt_db) if config.mel_warp.enabled else None,
         )
 
     def forward(self, waveforms: torch.Tensor | tuple[torch.Tensor, torch.Tensor], *,
@@ -116,7 +122,7 @@ class SimCLRViews(nn.Module):
     def draw(self, batch: int, *, device: torch.device,
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Every random parameter of a batch, in a fixed order: per clip ``(batch,)`` (``swap``: symmetry
-        index) or per view ``(batch, 2, ...)`` (``partner``, ``weight``, ``gain``, ``box``, ``drop``,
+        index) or per view ``(batch, 2, ...)`` (``partner``, ``weight``, ``gain``, ``warp``, ``box``, ``drop``,
         ``modality``); keys of disabled augmentations are absent."""
         views = 2 * batch
         channels = self.features.out_channels
@@ -127,6 +133,8 @@ class SimCLRViews(nn.Module):
             params["partner"], params["weight"] = self.mixup.draw(batch, 2, device=device, generator=generator)
         if self.mel_gain is not None:
             params["gain"] = self.mel_gain.draw(views, device=device, generator=generator).view(batch, 2)
+        if self.mel_warp is not None:
+            params["warp"] = self.mel_warp.draw(views, device=device, generator=generator).view(batch, 2, 2)
         if self.crop is not None:
             params["box"] = self.crop.draw(views, device=device, generator=generator).view(batch, 2, 4)
         if self.channel_drop is not None:
@@ -153,6 +161,8 @@ class SimCLRViews(nn.Module):
         feats = self.features(x.flatten(0, 1))  # (n * 2, channels, frames, n_mels), clip-major
         if self.mel_gain is not None:
             feats = self.mel_gain.apply(feats, params["gain"][clips].flatten())
+        if self.mel_warp is not None:
+            feats = self.mel_warp.apply(feats, params["warp"][clips].flatten(0, 1))
         if self.crop is not None:
             feats = self.crop.apply(feats, params["box"][clips].flatten(0, 1))
         if self.channel_drop is not None:

@@ -11,7 +11,8 @@ BASELINE_SETTING = "random init (LP) / supervised from scratch (FT)"
 
 # (config section under augment, short name) in the paper's order, then the optional measures.
 _AUGMENTATIONS = (("channel_swap", "ChannelSwap"), ("mixup", "Mixup"), ("crop", "RRC"),
-                  ("channel_drop", "ChannelDrop"), ("modality_drop", "ModalityDrop"), ("mel_gain", "MelGain"))
+                  ("channel_drop", "ChannelDrop"), ("modality_drop", "ModalityDrop"), ("mel_gain", "MelGain"),
+                  ("mel_warp", "MelWarp"))
 
 
 def pretraining_setting(config_yaml: str, encoder: dict[str, Any] | None = None) -> str:
