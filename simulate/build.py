@@ -88,7 +88,8 @@ def _set_state(config: SimulateConfig, source: SourceSet) -> None:
     _WORKER["offsets"] = mic_offsets(config.array)
     b = config.backend
     _WORKER["backend"] = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                                      speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption)
+                                      speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption,
+                                      **b.options())
 
 
 def _run_task(task: _Task) -> int:
@@ -199,7 +200,7 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     check_feasible(config.room, offsets)
     b = config.backend
     make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                 speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption)
+                 speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
     source = make_source(config.source)
     listing = source.splits()
     if splits is not None:

@@ -49,7 +49,8 @@ PER_CLIP_FIELDS: tuple[Field, ...] = (
     Field("rt60_measured", "float32", (), "RT60 measured from the RIRs (Schroeder, mean over mics; NaN if "
           "not measurable), seconds"),
     Field("absorption", "float32", (), "uniform wall energy absorption coefficient used"),
-    Field("max_order", "int32", (), "image-source reflection order used"),
+    Field("max_order", "int32", (), "image-source reflection order used (with the diffuse tail: the order "
+          "that holds every image before T_diff)"),
     Field("source_pos", "float64", (3,), "source position in the room, metres"),
     Field("array_center", "float64", (3,), "array centre in the room, metres (mic i at array_center + "
           "mic_offsets[i])"),

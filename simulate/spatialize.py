@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,25 @@ from simulate.sources import ClipRef, SourceError, SourceSet
 def clip_rng(*, seed: int, split: str, index: int) -> np.random.Generator:
     """The generator that draws clip ``index`` of ``split``'s room: independent of worker and order."""
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(split.encode()), index]))
+
+
+def convolve_block(dry_clips: Sequence[np.ndarray], rirs: Sequence[np.ndarray], *,
+                   backend: RIRBackend) -> Iterator[np.ndarray]:
+    """Each dry clip ``(samples,)`` convolved with its RIRs ``(mics, rir_samples)``: ``(mics, samples +
+    rir_samples - 1)`` float64, in order.
+
+    A backend that lives on a CUDA device (its ``device`` attribute) gets the whole block convolved there in
+    batched FFTs (``simulate.convolve``); the others clip by clip with ``scipy.signal.fftconvolve`` in float64,
+    which keeps pyroomacoustics builds bit-identical to earlier ones. torch is imported only on the GPU path.
+    """
+    device = getattr(backend, "device", None)
+    if getattr(device, "type", None) == "cuda":
+        from simulate.convolve import convolve_clips
+
+        yield from convolve_clips(dry_clips, rirs, device=device)
+        return
+    for dry, rir in zip(dry_clips, rirs, strict=True):
+        yield fftconvolve(dry[None, :].astype(np.float64), rir, axes=1)
 
 
 @dataclass
@@ -69,8 +89,8 @@ def spatialize_block(refs: list[ClipRef], *, config: SimulateConfig, source: Sou
     def add(name: str, value: object) -> None:
         columns.setdefault(name, []).append(value)
 
-    for ref, dry, scene, (rir, order) in zip(kept, dry_clips, scenes, rirs, strict=True):
-        wet = fftconvolve(dry[None, :].astype(np.float64), rir, axes=1)
+    wets = convolve_block(dry_clips, [rir for rir, _ in rirs], backend=backend)
+    for ref, dry, scene, (rir, order), wet in zip(kept, dry_clips, scenes, rirs, wets, strict=True):
         if not config.output.keep_tail:
             wet = wet[:, : dry.shape[0]]
         peak = float(np.max(np.abs(wet)))

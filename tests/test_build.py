@@ -182,7 +182,7 @@ def test_bad_audio_is_named_and_leaves_no_output(tmp_path, capsys, bad, message)
     ("overrides", "message"),
     [
         (["room.width=[0.8,1.0]"], "impossible geometry"),
-        (["backend.name=gpurir"], "unknown backend 'gpurir'"),
+        (["backend.name=nosuch"], "unknown backend 'nosuch'"),
         (["room.rt60=[0.5,0.1]"], "lower bound above its upper bound"),
         (["room.widht=[3,4]"], "unknown key 'widht' at room; valid keys: width, length"),
         (["source.kind=fsdnoisy18k", "source.fsdnoisy18k.root=/nonexistent/fsd"], "/nonexistent/fsd"),

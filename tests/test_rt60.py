@@ -47,3 +47,14 @@ def test_agrees_with_pyroomacoustics_measurement():
     assert ours[1] == pytest.approx(reference, rel=0.1)
     with pytest.raises(ValueError, match="one impulse response"):
         measure_rt60(np.zeros((2, 10)), sample_rate=fs)
+
+
+@pytest.mark.parametrize("drr_db", [0.0, 10.0, 20.0])
+def test_direct_sound_does_not_bias_the_decay(drr_db):
+    # The short-RT60 end: a strong direct sound is a cliff at the start of the Schroeder curve; the fit from
+    # -5 dB down still follows the reverberant decay as long as that decay reaches -35 dB.
+    fs, rt60 = 16000, 0.15
+    rir = np.concatenate([np.zeros(50), decaying_noise(rt60, fs, 1.2 * rt60, seed=3)])
+    reverb = np.sum(rir**2)
+    rir[50] = np.sqrt(reverb * 10.0 ** (drr_db / 10.0))
+    assert measure_rt60(rir, sample_rate=fs) == pytest.approx(rt60, rel=0.05)

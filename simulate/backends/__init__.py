@@ -1,4 +1,9 @@
-"""RIR backends, looked up by name; a backend's package is imported only when it is asked for."""
+"""RIR backends, looked up by name; a backend's package is imported only when it is asked for.
+
+``pyroomacoustics`` (CPU, installed, the default); ``gpurir`` (CUDA; gpuRIR is built from source);
+``torchrir`` (CPU or CUDA; ``pip install torchrir`` or the ``torchrir`` extra). Backend-specific options
+(``att_diff_db``, ``device``, ...) are keyword arguments of the backend's class, passed through ``make_backend``.
+"""
 
 from __future__ import annotations
 
@@ -32,13 +37,28 @@ BACKENDS: dict[str, BackendSpec] = {
         needs_cuda=False,
         install_hint="pip install pyroomacoustics",
     ),
+    "gpurir": BackendSpec(
+        module="simulate.backends.gpurir",
+        cls="GpuRIRBackend",
+        requires=("gpuRIR",),
+        needs_cuda=True,
+        install_hint="install it from source, which compiles CUDA code and needs nvcc and CMake: "
+                     "pip install https://github.com/DavidDiazGuerra/gpuRIR/zipball/master",
+    ),
+    "torchrir": BackendSpec(
+        module="simulate.backends.torchrir_backend",
+        cls="TorchRIRBackend",
+        requires=("torchrir",),
+        needs_cuda=False,
+        install_hint="pip install 'mcsimclr[torchrir]', or pip install torchrir --no-deps on an existing torch",
+    ),
 }
 
 
 def backend_status(name: str) -> str | None:
     """``None`` if backend ``name`` can run here, else the reason it cannot."""
     if name not in BACKENDS:
-        return f"unknown backend {name!r}; known backends: {', '.join(sorted(BACKENDS))}"
+        return f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}"
     spec = BACKENDS[name]
     for package in spec.requires:
         if importlib.util.find_spec(package) is None:
@@ -62,7 +82,11 @@ def backend_class(name: str) -> type[RIRBackend]:
 
 
 def make_backend(name: str, *, sample_rate: int, max_order: int | None, speed_of_sound: float,
-                 air_absorption: bool = False) -> RIRBackend:
-    """Build backend ``name``. Raises ``BackendUnavailable`` with the reason if it cannot run here."""
+                 air_absorption: bool = False, **options: object) -> RIRBackend:
+    """Build backend ``name``; ``options`` are its own keyword arguments (e.g. ``device`` for torchrir).
+
+    Raises ``BackendUnavailable`` with the reason if it cannot run here, ``TypeError`` for an option the
+    backend does not take.
+    """
     return backend_class(name)(sample_rate=sample_rate, max_order=max_order, speed_of_sound=speed_of_sound,
-               air_absorption=air_absorption)
+                               air_absorption=air_absorption, **options)
