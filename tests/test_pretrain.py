@@ -107,6 +107,21 @@ def test_stream_mode_and_rerun_protection(data, tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_branch_losses_add_to_the_joint_loss_and_heads_stay_out_of_the_encoder(data, tmp_path):
+    out = tmp_path / "branch"
+    assert main(args(data, out, "model.encoder.branches=split", "optim.branch_loss_weight=0.5", "optim.epochs=1",
+                     "optim.warmup_epochs=0")) == 0
+    (epoch,) = [r for r in rows(out) if r.get("train/loss_joint")]
+    parts = {k: float(epoch[f"train/loss_{k}"]) for k in ("joint", "mel", "gcc")}
+    assert all(np.isfinite(v) and v > 0 for v in parts.values())
+    total = parts["joint"] + 0.5 * (parts["mel"] + parts["gcc"])
+    assert float(epoch["train/loss_epoch"]) == pytest.approx(total, rel=1e-5)
+    state = read_checkpoint(out / "checkpoints" / "last.ckpt")["state_dict"]
+    assert any(k.startswith("branch_heads.1.") for k in state)
+    model = mcsimclr.load_encoder(out / "checkpoints" / "last.ckpt")
+    assert model(torch.randn(2, 4, 8000)).shape == (2, 32)
+
+
 def test_wandb_runs_offline(data, tmp_path):
     out = tmp_path / "wandb"
     assert main(args(data, out, "optim.epochs=1", "optim.warmup_epochs=0", "log.wandb=true")) == 0
@@ -122,6 +137,7 @@ def test_wandb_runs_offline(data, tmp_path):
         (["data.train=/nonexistent.h5"], "data file not found: /nonexistent.h5"),
         (["optim.batch_size=1"], "batch_size must be >= 2"),
         (["monitor.test=''"], "must be given together"),
+        (["optim.branch_loss_weight=1.0"], "needs a split encoder"),
     ],
 )
 def test_clear_errors(data, tmp_path, capsys, extra, message):

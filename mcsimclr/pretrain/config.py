@@ -43,8 +43,11 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-5
     temperature: float = 0.1
+    branch_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.branch_loss_weight < 0:
+            raise ValueError(f"branch_loss_weight must be >= 0, got {self.branch_loss_weight}")
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2 (NT-Xent needs negatives), got {self.batch_size}")
         if self.epochs < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import torch
+from torch import nn
 
 from mcsimclr.augment.config import AugmentConfig
 from mcsimclr.augment.simclr_views import SimCLRViews
@@ -31,6 +32,9 @@ class SimCLRModule(L.LightningModule):
         features: feature extractor (no parameters).
         augment: which augmentations make the views.
         encoder, head: the networks; the head is discarded after pretraining.
+        branch_heads: with a split encoder and ``optim.branch_loss_weight > 0``: one projection head for the Mel
+            half and one for the GCC half of the embedding; each half gets its own NT-Xent loss, weighted by
+            ``branch_loss_weight`` and added to the joint one (not in the paper; discarded after pretraining).
         optim: optimiser, schedule and loss temperature.
         mic_offsets: the data's array ``(mics, 3)``, for ChannelSwap and the checkpoint.
         array_geometry: the array's name, for the checkpoint.
@@ -40,13 +44,17 @@ class SimCLRModule(L.LightningModule):
     """
 
     def __init__(self, *, features: SpatialFeatures, augment: AugmentConfig, encoder: CRNNEncoder,
-                 head: ProjectionHead, optim: OptimConfig, mic_offsets: np.ndarray, array_geometry: str,
+                 head: ProjectionHead, optim: OptimConfig, branch_heads: list[ProjectionHead] | None = None,
+                 mic_offsets: np.ndarray, array_geometry: str,
                  crop_samples: int, seed: int, config_yaml: str) -> None:
         super().__init__()
         self.features = features
         self.views = SimCLRViews.from_config(augment, features, mic_positions=mic_offsets)
         self.encoder = encoder
         self.head = head
+        self.branch_heads = nn.ModuleList(branch_heads) if branch_heads else None
+        if self.branch_heads is not None and (len(self.branch_heads) != 2 or optim.branch_loss_weight <= 0):
+            raise ValueError("branch_heads: give two heads (Mel half, GCC half) and optim.branch_loss_weight > 0")
         self.loss_fn = NTXentLoss(temperature=optim.temperature)
         self.optim_cfg = optim
         self.mic_offsets = np.asarray(mic_offsets, dtype=np.float64)
@@ -76,6 +84,16 @@ class SimCLRModule(L.LightningModule):
         h = self.encoder(torch.cat([v1, v2]))
         z1, z2 = self.head(h).chunk(2)
         loss = self.loss_fn(z1, z2)
+        if self.branch_heads is not None:
+            self.log("train/loss_joint", loss, on_step=False, on_epoch=True, sync_dist=True,
+                     batch_size=waveforms.shape[0])
+            halves = h.chunk(2, dim=1)  # (2 * batch, embed_dim // 2) each: Mel branch, GCC branch
+            for name, half, head in zip(("mel", "gcc"), halves, self.branch_heads, strict=True):
+                b1, b2 = head(half).chunk(2)
+                part = self.loss_fn(b1, b2)
+                self.log(f"train/loss_{name}", part, on_step=False, on_epoch=True, sync_dist=True,
+                         batch_size=waveforms.shape[0])
+                loss = loss + self.optim_cfg.branch_loss_weight * part
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, sync_dist=True,
                  batch_size=waveforms.shape[0])
         return loss
@@ -83,6 +101,8 @@ class SimCLRModule(L.LightningModule):
     def configure_optimizers(self):
         o = self.optim_cfg
         params = list(self.encoder.parameters()) + list(self.head.parameters())
+        if self.branch_heads is not None:
+            params += list(self.branch_heads.parameters())
         if o.optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay)
         elif o.optimizer == "adam":

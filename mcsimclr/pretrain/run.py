@@ -82,8 +82,16 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
                           **config.model.encoder.kwargs())
     head = ProjectionHead(in_dim=encoder.embed_dim, hidden_dim=config.model.head.hidden_dim,
                           out_dim=config.model.head.out_dim)
+    branch_heads = None
+    if config.optim.branch_loss_weight > 0:
+        if encoder.branches != "split":
+            raise RunError("optim.branch_loss_weight > 0 needs a split encoder (model.encoder.branches=split): "
+                             "it adds a contrastive loss on each branch's half of the embedding")
+        branch_heads = [ProjectionHead(in_dim=encoder.embed_dim // 2, hidden_dim=config.model.head.hidden_dim,
+                                       out_dim=config.model.head.out_dim) for _ in range(2)]
     config_yaml = dump_yaml(config)
-    module = SimCLRModule(features=features, augment=config.augment, encoder=encoder, head=head, optim=config.optim,
+    module = SimCLRModule(features=features, augment=config.augment, encoder=encoder, head=head,
+                          branch_heads=branch_heads, optim=config.optim,
                           mic_offsets=info.mic_offsets, array_geometry=info.array_geometry, crop_samples=crop,
                           seed=config.seed, config_yaml=config_yaml)
     data = PretrainData(path=str(info.path), crop_samples=crop, batch_size=config.optim.batch_size,
