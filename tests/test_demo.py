@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pytest
@@ -26,6 +27,9 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert len(rows) == 2
     numbers = [float(v) for r in rows for k, v in r.items() if k != "setting" and v not in ("", "-")]
     assert numbers and all(math.isfinite(x) for x in numbers)
+    margin = json.loads((out / "margin.json").read_text())
+    assert margin["n"] == 32 and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth", "azimuth_se"))
+    assert "pretrained vs random encoder" in printed
     assert main(["demo", "--quick", "--out", str(out)]) == 2
     assert "not empty; pass --overwrite" in capsys.readouterr().err
 

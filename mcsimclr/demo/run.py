@@ -10,6 +10,8 @@ Stages (each reuses the project's own commands as functions, with the configs in
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -31,7 +33,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     """Run the demo into ``out``; returns the path of the table (markdown; a CSV lies beside it).
 
     Args:
-        out: output directory: ``data/``, ``pretrain/``, ``probe/<mode>/``, ``table.md``, ``table.csv``.
+        out: output directory: ``data/``, ``pretrain/``, ``probe/<mode>/``, ``table.md``, ``table.csv``,
+            ``margin.json`` (the pretrained linear probe minus the random encoder's, see ``paired_margin``).
         plan: stage sizes (``DemoPlan.full(scale)`` or ``DemoPlan.quick()``).
         seed: seeds the data, the pretraining and the probes.
         device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda``.
@@ -40,6 +43,7 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     from mcsimclr.pretrain.config import PretrainConfig
     from mcsimclr.pretrain.run import pretrain
     from mcsimclr.probe.config import ProbeConfig
+    from mcsimclr.probe.margin import paired_margin
     from mcsimclr.probe.report import build_table, collect, write_report
     from mcsimclr.probe.run import run_probe
     from simulate.build import build
@@ -70,7 +74,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     pre = load_config(PretrainConfig, plan.pretrain_config, [
         f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}",
         f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
-        f"optim.epochs={plan.pretrain_epochs}", f"optim.warmup_epochs={min(2, plan.pretrain_epochs)}",
+        f"optim.epochs={plan.pretrain_epochs}",
+        f"optim.warmup_epochs={min(plan.pretrain_warmup, plan.pretrain_epochs)}",
         f"optim.batch_size={plan.pretrain_batch}",
         f"trainer.accelerator={accelerator}", f"trainer.precision='{precision}'"])
     run_dir = pretrain(pre)
@@ -94,9 +99,13 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     stages.begin(3)
     table = build_table(collect([out / "probe"]))
     md, csv_path = write_report(table, out / "table.md")
+    margin = paired_margin(out / "probe" / "linear", out / "probe" / "random-linear")
+    (out / "margin.json").write_text(json.dumps(dataclasses.asdict(margin), indent=1) + "\n")
     log("")
     log(table.to_markdown().rstrip())
     log("")
+    log(f"pretrained vs random encoder, linear probe (paired over the test clips, +- one standard error): "
+        f"{margin.text()}")
     log(f"table: {md} (and {csv_path}); checkpoints: {run_dir / 'checkpoints'}; probe results and plots: "
         f"{out / 'probe'}/<mode>/; data: {data}")
     stages.end(3)
