@@ -314,6 +314,8 @@ def test_setting_names_from_pretraining_configs():
                                                                   "modality_drop: {enabled: true}")
     assert pretraining_setting(measures, {"branches": "split"}) == \
         "MC-SimCLR, ChannelSwap+Mixup+RRC(time)+ChannelDrop+ModalityDrop [split encoder]"
+    assert pretraining_setting(measures + "optim: {branch_loss_weight: 1.0}\n", {"branches": "split"}) == \
+        "MC-SimCLR, ChannelSwap+Mixup+RRC(time)+ChannelDrop+ModalityDrop + branch loss [split encoder]"
     assert slug("MC-SimCLR, no augmentation") == "mc-simclr-no-augmentation"
 
 

@@ -17,8 +17,9 @@ _AUGMENTATIONS = (("channel_swap", "ChannelSwap"), ("mixup", "Mixup"), ("crop", 
 
 def pretraining_setting(config_yaml: str, encoder: dict[str, Any] | None = None) -> str:
     """``"MC-SimCLR, ChannelSwap+Mixup+RRC+ChannelDrop"`` (the paper's wording) from a checkpoint's pretraining
-    config; ``"MC-SimCLR, no augmentation"`` when all are off. ``RRC(time)`` marks a time-only crop, and
-    ``[split encoder]`` the two-branch encoder. An unreadable config gives ``"MC-SimCLR"``."""
+    config; ``"MC-SimCLR, no augmentation"`` when all are off. ``RRC(time)`` marks a time-only crop,
+    ``+ branch loss`` a contrastive loss per branch (``optim.branch_loss_weight > 0``) and ``[split encoder]`` the
+    two-branch encoder. An unreadable config gives ``"MC-SimCLR"``."""
     try:
         cfg = yaml.safe_load(config_yaml) or {}
     except yaml.YAMLError:
@@ -32,6 +33,9 @@ def pretraining_setting(config_yaml: str, encoder: dict[str, Any] | None = None)
             if section.get("enabled", False):
                 on.append("RRC(time)" if key == "crop" and section.get("axes") == "time" else short)
         name += ", " + ("+".join(on) if on else "no augmentation")
+    optim = cfg.get("optim") if isinstance(cfg, dict) else None
+    if isinstance(optim, dict) and float(optim.get("branch_loss_weight") or 0) > 0:
+        name += " + branch loss"
     return name + _encoder_tag(encoder)
 
 
