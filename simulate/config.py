@@ -169,6 +169,12 @@ class SourceConfig:
             raise ValueError(f"silence_peak must be >= 0, got {self.silence_peak}")
 
 
+def check_attenuations(*, att_diff_db: float, att_max_db: float) -> None:
+    """Raise ``ValueError`` unless ``0 < att_diff_db < att_max_db`` (the diffuse tail's decay thresholds, dB)."""
+    if not 0.0 < att_diff_db < att_max_db:
+        raise ValueError(f"need 0 < att_diff_db < att_max_db, got {att_diff_db} and {att_max_db}")
+
+
 @dataclass
 class BackendConfig:
     """The room impulse response simulator.
@@ -195,8 +201,7 @@ class BackendConfig:
             raise ValueError(f"max_order must be >= 0 or null, got {self.max_order}")
         if self.tail not in ("diffuse", "none"):
             raise ValueError(f"tail must be 'diffuse' or 'none', got {self.tail!r}")
-        if not 0.0 < self.att_diff_db < self.att_max_db:
-            raise ValueError(f"need 0 < att_diff_db < att_max_db, got {self.att_diff_db} and {self.att_max_db}")
+        check_attenuations(att_diff_db=self.att_diff_db, att_max_db=self.att_max_db)
 
     def options(self) -> dict[str, object]:
         """The backend's own keyword arguments (besides sample rate, order cap, speed of sound, air absorption)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulate.config import check_attenuations
 from simulate.geometry import Scene
 
 # The tail starts at least this long after the direct sound has reached every mic, and its level is read
@@ -49,6 +50,11 @@ def image_order_for_time(room_dims: np.ndarray, duration: float, *, speed_of_sou
     return int(total.max())
 
 
+def last_direct_arrival(scene: Scene, *, speed_of_sound: float) -> float:
+    """Seconds from the emission until the direct sound has reached every mic of ``scene``."""
+    return float(np.max(np.linalg.norm(scene.mic_positions - scene.source_pos, axis=1))) / speed_of_sound
+
+
 def scene_seed(scene: Scene) -> np.random.SeedSequence:
     """The seed of a scene's tail, from its contents (room, positions, RT60, absorption): the same scene gives
     the same tail in any process, so builds stay bit-identical across workers and resumes."""
@@ -74,13 +80,12 @@ class DiffuseTail:
     att_max_db: float = 60.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.att_diff_db < self.att_max_db:
-            raise ValueError(f"need 0 < att_diff_db < att_max_db, got {self.att_diff_db} and {self.att_max_db}")
+        check_attenuations(att_diff_db=self.att_diff_db, att_max_db=self.att_max_db)
 
     def times(self, scene: Scene, *, speed_of_sound: float) -> tuple[float, float]:
         """``(T_diff, T_max)`` in seconds from the emission for ``scene``."""
         rt60 = scene.rt60_target
-        direct = float(np.max(np.linalg.norm(scene.mic_positions - scene.source_pos, axis=1))) / speed_of_sound
+        direct = last_direct_arrival(scene, speed_of_sound=speed_of_sound)
         t_diff = max(self.att_diff_db / 60.0 * rt60, direct + 2.0 * DIRECT_GUARD_S)
         t_max = max(self.att_max_db / 60.0 * rt60, t_diff + 0.01)
         return t_diff, t_max
@@ -99,7 +104,7 @@ class DiffuseTail:
         t_diff, t_max = self.times(scene, speed_of_sound=speed_of_sound)
         rt60 = scene.rt60_target
         k_diff, k_max = round(t_diff * sample_rate), round(t_max * sample_rate)
-        direct = float(np.max(np.linalg.norm(scene.mic_positions - scene.source_pos, axis=1))) / speed_of_sound
+        direct = last_direct_arrival(scene, speed_of_sound=speed_of_sound)
         k_lo = round(max(t_diff - LEVEL_WINDOW_DB / 60.0 * rt60, direct + DIRECT_GUARD_S) * sample_rate)
         out = np.zeros((ism.shape[0], k_max))
         n = min(k_diff, ism.shape[1])

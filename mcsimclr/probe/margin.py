@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from mcsimclr.metrics import azimuth_error_deg
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,11 @@ def _scores(path: Path) -> dict[int, tuple[float, float]]:
     file = path / "predictions.csv" if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no predictions.csv in {path} (a result directory of mcsimclr probe)")
-    out = {}
     with open(file, newline="") as fh:
-        for row in csv.DictReader(fh):
-            diff = (float(row["predicted_azimuth_deg"]) - float(row["azimuth_deg"]) + 180.0) % 360.0 - 180.0
-            out[int(row["clip"])] = (float(row["label"] == row["predicted"]), abs(diff))
-    return out
+        rows = list(csv.DictReader(fh))
+    errors = azimuth_error_deg(torch.tensor([float(r["predicted_azimuth_deg"]) for r in rows], dtype=torch.float64),
+                               torch.tensor([float(r["azimuth_deg"]) for r in rows], dtype=torch.float64))
+    return {int(r["clip"]): (float(r["label"] == r["predicted"]), float(e)) for r, e in zip(rows, errors, strict=True)}
 
 
 def paired_margin(a: str | Path, b: str | Path) -> Margin:

@@ -16,7 +16,6 @@ import torch
 
 from simulate.backends.base import RIRBackend
 from simulate.geometry import Scene
-from simulate.tail import DiffuseTail
 
 
 class GpuRIRBackend(RIRBackend):
@@ -54,15 +53,13 @@ class GpuRIRBackend(RIRBackend):
                  att_max_db: float = 60.0, native_tail: bool = False, mixed_precision: bool = False,
                  lut: bool = True) -> None:
         super().__init__(sample_rate=sample_rate, max_order=max_order, speed_of_sound=speed_of_sound,
-                         air_absorption=air_absorption)
+                         air_absorption=air_absorption, tail=tail, att_diff_db=att_diff_db, att_max_db=att_max_db)
         if air_absorption:
             raise ValueError("backend 'gpurir' has no air absorption; set backend.air_absorption=false")
         if native_tail and not tail:
             raise ValueError("native_tail=True needs tail=True")
         if mixed_precision and lut:
             raise ValueError("gpuRIR cannot use mixed precision and the sinc lookup table together")
-        self.times = DiffuseTail(att_diff_db=att_diff_db, att_max_db=att_max_db)  # validates either way
-        self.tail = tail
         self.native_tail = native_tail
         self.device = torch.device("cuda")  # spatialize convolves on the GPU when a backend lives there
         # Each call switches the other off when both are asked for, so switch off before switching on.
@@ -86,8 +83,8 @@ class GpuRIRBackend(RIRBackend):
 
     def _one(self, scene: Scene) -> tuple[np.ndarray, int]:
         c = self.speed_of_sound
-        t_diff, t_max = self.times.times(scene, speed_of_sound=c)
-        ism_until = t_diff if self.tail else t_max
+        t_diff, t_max = self.diffuse.times(scene, speed_of_sound=c)
+        ism_until = t_diff if self.tail is not None else t_max
         nb_img = gpuRIR.t2n(ism_until, [float(v) for v in scene.room_dims], c)
         if self.max_order is not None:
             nb_img = [min(n, 2 * self.max_order + 1) for n in nb_img]
@@ -98,6 +95,6 @@ class GpuRIRBackend(RIRBackend):
             Tdiff=t_diff if self.native_tail else None, mic_pattern="omni", c=c,
         )
         rirs = np.asarray(rirs[0], dtype=np.float64) * (4.0 * math.pi)
-        if self.tail and not self.native_tail:
-            rirs = self.times.apply(rirs, scene, sample_rate=self.sample_rate, speed_of_sound=c)
+        if self.tail is not None and not self.native_tail:
+            rirs = self.tail.apply(rirs, scene, sample_rate=self.sample_rate, speed_of_sound=c)
         return rirs, max(nb_img) // 2

@@ -10,7 +10,6 @@ import pyroomacoustics as pra
 
 from simulate.backends.base import RIRBackend
 from simulate.geometry import Scene
-from simulate.tail import DiffuseTail
 
 
 @contextlib.contextmanager
@@ -35,21 +34,11 @@ class PyroomacousticsBackend(RIRBackend):
     high-pass on the RIR is turned off: it is zero-phase, so it smears a pedestal of ~2 % of the direct
     sound to before the direct sound arrives (acausal), and the other backends have no such filter.
 
-    ``tail=True`` (default): image sources only up to ``T_diff`` (the order ``DiffuseTail.image_order`` gives,
-    capped by ``max_order``), then the seeded diffuse tail of ``simulate.tail`` to ``T_max``, so the RT60
-    follows the target; the order reported is the image-source order used. ``tail=False``: the plain image
-    sources at the order the RT60 needs (``order_for``), capped by ``max_order``.
+    With the tail (the default, see ``RIRBackend``) the image sources stop at ``T_diff`` and the seeded tail
+    continues them; the order reported is the image-source order used (``order_for``).
     """
 
     name = "pyroomacoustics"
-
-    def __init__(self, *, sample_rate: int, max_order: int | None, speed_of_sound: float,
-                 air_absorption: bool = False, tail: bool = True, att_diff_db: float = 15.0,
-                 att_max_db: float = 60.0) -> None:
-        super().__init__(sample_rate=sample_rate, max_order=max_order, speed_of_sound=speed_of_sound,
-                         air_absorption=air_absorption)
-        diffuse = DiffuseTail(att_diff_db=att_diff_db, att_max_db=att_max_db)  # validates either way
-        self.tail = diffuse if tail else None
 
     @staticmethod
     def version() -> str:
@@ -58,14 +47,6 @@ class PyroomacousticsBackend(RIRBackend):
     def rirs(self, scenes: Sequence[Scene]) -> list[tuple[np.ndarray, int]]:
         with _constants(c=self.speed_of_sound, rir_hpf_enable=False):
             return [self._one(scene) for scene in scenes]
-
-    def order_for(self, scene: Scene) -> int:
-        """Image-source order: what the diffuse tail's ``T_diff`` needs (with the tail) or what the RT60
-        needs (without), capped by ``max_order``."""
-        if self.tail is None:
-            return super().order_for(scene)
-        needed = self.tail.image_order(scene, speed_of_sound=self.speed_of_sound)
-        return needed if self.max_order is None else min(needed, self.max_order)
 
     def _one(self, scene: Scene) -> tuple[np.ndarray, int]:
         latency = pra.constants.get("frac_delay_length") // 2

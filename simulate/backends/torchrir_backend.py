@@ -14,15 +14,14 @@ from torchrir.sim import simulate
 
 from simulate.backends.base import RIRBackend
 from simulate.geometry import Scene
-from simulate.tail import DiffuseTail
 
 
 class TorchRIRBackend(RIRBackend):
     """RIRs from ``torchrir.sim.simulate``, one room per call, on ``device``.
 
     The same model as the pyroomacoustics backend, computed in torch: image sources of L1 order up to
-    ``order_for`` (with ``tail=True``, the default: what ``T_diff`` needs, then the project's seeded
-    ``simulate.tail.DiffuseTail``; with ``tail=False``: what the RT60 needs), capped by ``max_order``, each an
+    ``order_for`` (``RIRBackend``'s rule: with the tail, the default, what ``T_diff`` needs, then the project's
+    seeded ``simulate.tail.DiffuseTail``; without, what the RT60 needs), capped by ``max_order``, each an
     81-tap Hann-windowed sinc; the two backends agree to ~6e-4 of the peak (the windows differ slightly).
     torchrir's own diffuse tail is not used: it gives every room the same noise unless seeded per call, and
     the project's tail keeps all backends on one convention.
@@ -39,7 +38,7 @@ class TorchRIRBackend(RIRBackend):
                  air_absorption: bool = False, tail: bool = True, att_diff_db: float = 15.0,
                  att_max_db: float = 60.0, device: str = "auto", dtype: torch.dtype = torch.float32) -> None:
         super().__init__(sample_rate=sample_rate, max_order=max_order, speed_of_sound=speed_of_sound,
-                         air_absorption=air_absorption)
+                         air_absorption=air_absorption, tail=tail, att_diff_db=att_diff_db, att_max_db=att_max_db)
         if air_absorption:
             raise ValueError("backend 'torchrir' has no air absorption; set backend.air_absorption=false")
         if dtype not in (torch.float32, torch.float64):
@@ -49,21 +48,11 @@ class TorchRIRBackend(RIRBackend):
         self.device = torch.device(device)  # spatialize convolves on the GPU when a backend lives there
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("backend 'torchrir' was asked for device 'cuda' but no CUDA GPU is available")
-        diffuse = DiffuseTail(att_diff_db=att_diff_db, att_max_db=att_max_db)  # validates either way
-        self.tail = diffuse if tail else None
         self.dtype = dtype
 
     @staticmethod
     def version() -> str:
         return f"torchrir {importlib.metadata.version('torchrir')}"
-
-    def order_for(self, scene: Scene) -> int:
-        """Image-source order: what the tail's ``T_diff`` needs (with the tail) or what the RT60 needs
-        (without), capped by ``max_order`` (the pyroomacoustics backend's rule)."""
-        if self.tail is None:
-            return super().order_for(scene)
-        needed = self.tail.image_order(scene, speed_of_sound=self.speed_of_sound)
-        return needed if self.max_order is None else min(needed, self.max_order)
 
     def rirs(self, scenes: Sequence[Scene]) -> list[tuple[np.ndarray, int]]:
         return [self._one(scene) for scene in scenes]
