@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -158,6 +159,9 @@ def _describe(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
 def _convert(tp: Any, value: Any, *, path: str, where: str) -> Any:
     label = path or "top level"
 
@@ -243,6 +247,8 @@ def _convert(tp: Any, value: Any, *, path: str, where: str) -> Any:
             raise fail("an integer")
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 3e-3 (no dot) as a string; it is the number the user meant
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail("a number")
         return float(value)

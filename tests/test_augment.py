@@ -17,10 +17,12 @@ from mcsimclr.augment import (
     MelWarp,
     Mixup,
     ModalityDrop,
+    PitchShift,
     RandomResizedCrop,
     SimCLRViews,
     random_partners,
 )
+from mcsimclr.augment.pitch_shift import frequency_scaling_matrix
 from mcsimclr.config import ConfigError, dump_yaml, from_dict, load_config
 from mcsimclr.features import SpatialFeatures
 from simulate.geometry import ARRAY_PRESETS
@@ -264,6 +266,65 @@ def test_mel_warp_fractional_shift_interpolates_and_draws_in_range() -> None:
         MelWarp(n_mel_channels=4, max_shift_bins=-1.0)
 
 
+def _harmonic_tone(f0: float, *, sample_rate: int = 16000, seconds: float = 0.5, harmonics: int = 6) -> torch.Tensor:
+    """A harmonic tone (1/k amplitudes) on 4 mics, identical channels: ``(1, 4, samples)``."""
+    t = torch.arange(int(sample_rate * seconds), dtype=torch.float64) / sample_rate
+    x = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, harmonics + 1) if k * f0 < sample_rate / 2)
+    return x.float().expand(1, 4, -1).contiguous()
+
+
+def test_frequency_scaling_matrix_resamples_the_spectrum() -> None:
+    p = torch.arange(100, dtype=torch.float64)  # p(f) = f: scaling by r gives p(k / r) / r = k / r^2 in the band
+    for ratio in (0.75, 1.0, 1.5):
+        scaled = frequency_scaling_matrix(100, ratio) @ p
+        inside = torch.arange(100) / ratio <= 99
+        torch.testing.assert_close(scaled[inside], (torch.arange(100.0, dtype=torch.float64) / ratio**2)[inside])
+        assert torch.all(scaled[~inside] == 0)  # nothing above the top bin comes in
+    assert torch.equal(frequency_scaling_matrix(7, 1.0), torch.eye(7, dtype=torch.float64))
+    with pytest.raises(ValueError, match="ratio"):
+        frequency_scaling_matrix(7, 0.0)
+
+
+@pytest.mark.parametrize(("f0", "semitones"), [(220.0, 12.0), (300.0, 7.0), (500.0, -5.0)])
+def test_pitch_shift_matches_the_tone_played_at_the_shifted_pitch(f0: float, semitones: float) -> None:
+    """Physics: the shifted log-Mel of a harmonic tone at f0 is the log-Mel of the same tone played at
+    f0 * 2^(s/12) (same Mel peaks, levels within a few dB where there is energy); GCC-PHAT is untouched."""
+    feats = SpatialFeatures(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=64)
+    shift = PitchShift(feats.mel_fb, max_semitones=abs(semitones), n_steps=3)
+    index = torch.tensor([0 if semitones < 0 else 2])
+    assert shift.semitones[index].item() == semitones
+    tone = _harmonic_tone(f0)
+    shifted = feats(tone, mel_fb=shift.filterbanks(index))
+    played = feats(_harmonic_tone(f0 * 2 ** (semitones / 12)))
+    mel_shifted, mel_played = shifted[0, :4, 5:-5].mean(dim=1), played[0, :4, 5:-5].mean(dim=1)  # (mics, n_mels)
+    mel_plain = feats(tone)[0, :4, 5:-5].mean(dim=1)
+    loud = mel_played[0] > mel_played[0].max() - 20  # the harmonics and their skirts (dB)
+    assert loud.sum() >= 10
+    assert torch.equal(mel_shifted[0].argmax(), mel_played[0].argmax())
+    assert (mel_shifted[:, loud] - mel_played[:, loud]).abs().median() < 2.0
+    assert (mel_shifted[:, loud] - mel_played[:, loud]).abs().max() < 6.5
+    assert (mel_plain[:, loud] - mel_played[:, loud]).abs().median() > 4.0  # the unshifted tone is far off
+    assert torch.equal(shifted[:, 4:], feats(tone)[:, 4:])  # GCC from the same STFT, not shifted
+
+
+def test_pitch_shift_zero_is_the_plain_filterbank_and_draws_cover_the_grid() -> None:
+    feats = SpatialFeatures(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=64)
+    shift = PitchShift(feats.mel_fb, max_semitones=6.0, n_steps=25)
+    assert shift.bank.shape == (25, 257, 64)
+    torch.testing.assert_close(shift.semitones, torch.linspace(-6, 6, 25))
+    torch.testing.assert_close(shift.bank[12], feats.mel_fb)  # 0 semitones: the filterbank itself
+    x = torch.randn(10, 4, 3200)
+    torch.testing.assert_close(feats(x, mel_fb=shift.filterbanks(torch.full((10,), 12))), feats(x),
+                               rtol=1e-5, atol=1e-3)  # per-example matmul vs the banded one: rounding only
+    drawn = shift.draw(5000, device=torch.device("cpu"), generator=gen())
+    assert drawn.min() == 0 and drawn.max() == 24
+    assert torch.equal(drawn, shift.draw(5000, device=torch.device("cpu"), generator=gen()))
+    with pytest.raises(ValueError, match="mel_fb must be"):
+        feats(x, mel_fb=shift.filterbanks(torch.zeros(3, dtype=torch.long)))
+    with pytest.raises(ValueError, match="max_semitones"):
+        PitchShift(feats.mel_fb, max_semitones=-1.0)
+
+
 # ---------------------------------------------------------------- config and pipeline
 
 
@@ -294,10 +355,11 @@ def test_pipeline_switches_follow_the_config() -> None:
         cfg = from_dict(AugmentConfig, {name: {"enabled": False}})
         assert getattr(SimCLRViews.from_config(cfg, feats, CIRCULAR4), name) is None
     cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True},
-                                    "mel_warp": {"enabled": True}})
+                                    "mel_warp": {"enabled": True}, "pitch_shift": {"enabled": True}})
     both = SimCLRViews.from_config(cfg, feats, CIRCULAR4)
     assert isinstance(both.modality_drop, ModalityDrop) and isinstance(both.mel_gain, MelGain)
-    assert isinstance(both.mel_warp, MelWarp)
+    assert isinstance(both.mel_warp, MelWarp) and isinstance(both.pitch_shift, PitchShift)
+    assert views.pitch_shift is None
     with pytest.raises(ValueError, match="mic_positions"):
         SimCLRViews.from_config(AugmentConfig(), feats)
     with pytest.raises(ValueError, match="mics"):
@@ -355,7 +417,8 @@ def test_pipeline_on_cuda() -> None:
 
 def test_pipeline_blocks_do_not_change_the_result() -> None:
     """CPU blocks only bound memory: block of 1 clip, of 3, and the whole batch (the GPU path) agree."""
-    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True}})
+    cfg = from_dict(AugmentConfig, {"modality_drop": {"enabled": True}, "mel_gain": {"enabled": True},
+                                    "pitch_shift": {"enabled": True}})
     feats = SpatialFeatures()
     x = 0.1 * torch.randn(7, 2, 4, 4800)
     results = []
@@ -384,3 +447,21 @@ def test_pipeline_matches_the_modules_applied_one_by_one() -> None:
     f = views.channel_drop.apply(f, params["drop"].flatten(0, 1)).unflatten(0, (5, 2))
     torch.testing.assert_close(v1, f[:, 0], atol=1e-4, rtol=0)
     torch.testing.assert_close(v2, f[:, 1], atol=1e-4, rtol=0)
+
+
+def test_pipeline_pitch_shift_picks_each_views_filterbank() -> None:
+    """With only PitchShift on, each view is the features with its drawn filterbank: Mel shifted, GCC as is."""
+    off = {"enabled": False}
+    cfg = from_dict(AugmentConfig, {"channel_swap": off, "mixup": off, "crop": off, "channel_drop": off,
+                                    "pitch_shift": {"enabled": True, "max_semitones": 4.0, "n_steps": 9}})
+    feats = SpatialFeatures(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=64)
+    views = SimCLRViews.from_config(cfg, feats, CIRCULAR4)
+    x = 0.1 * torch.randn(6, 2, 4, 3200)
+    v1, v2 = views(x, generator=gen(5))
+    pitch = views.draw(6, device=x.device, generator=gen(5))["pitch"]  # (6, 2)
+    assert pitch.unique().numel() > 1
+    expected = feats(x.flatten(0, 1), mel_fb=views.pitch_shift.filterbanks(pitch.flatten())).unflatten(0, (6, 2))
+    torch.testing.assert_close(v1, expected[:, 0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(v2, expected[:, 1], atol=1e-4, rtol=0)
+    plain = feats(x.flatten(0, 1)).unflatten(0, (6, 2))
+    torch.testing.assert_close(v1[:, 4:], plain[:, 0, 4:], atol=1e-5, rtol=0)

@@ -48,6 +48,18 @@ def test_yaml_and_overrides_are_typed(tmp_path):
     assert cfg.sizes == {"a": 1, "b": 4}
 
 
+@pytest.mark.parametrize(("text", "expected"), [("3e-3", 3e-3), ("1E4", 1e4), ("+2.5e1", 25.0), (".5e-2", 5e-3)])
+def test_exponent_without_a_dot_is_a_number(tmp_path, text, expected):
+    """YAML 1.1 reads ``3e-3`` as a string; float fields take it as the number, in files and overrides."""
+    assert load_config(Outer, None, [f"scale={text}"]).scale == pytest.approx(expected)
+    assert load_config(Outer, write(tmp_path, f"inner:\n  ratio: [{text}, 1]\n")).inner.ratio[0] == pytest.approx(
+        expected)
+    with pytest.raises(ConfigError, match=r"name: expected a string"):  # only float fields convert
+        load_config(Outer, None, ["name=3"])
+    with pytest.raises(ConfigError, match=r"scale: expected a number, got 'e-3'"):
+        load_config(Outer, None, ["scale=e-3"])
+
+
 def test_defaults_without_file():
     assert load_config(Outer) == Outer()
 

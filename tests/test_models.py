@@ -143,6 +143,29 @@ def test_encoder_eval_with_batch_one_matches_batched():
     torch.testing.assert_close(single[0], batched[1], rtol=1e-4, atol=1e-5)
 
 
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # from toggling oneDNN off
+@pytest.mark.parametrize("branches", ["joint", "split"])
+def test_channels_last_cpu_path_matches_plain_convolutions(branches):
+    """The CPU forward runs the convolutions on channels-last input (oneDNN, faster); the output and the
+    gradients are those of PyTorch's plain (contiguous, non-oneDNN) convolutions up to float rounding."""
+    torch.manual_seed(0)
+    encoder = CRNNEncoder(branches=branches, conv_channels=(8, 16, 16), gru_hidden=16, gru_layers=1).train()
+    x = torch.randn(4, 10, 51, 64)
+
+    def run() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        encoder.zero_grad(set_to_none=True)
+        out = encoder(x)
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in encoder.parameters()]
+
+    fast, fast_grads = run()
+    with torch.backends.mkldnn.flags(enabled=False):
+        plain, plain_grads = run()
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+    for a, b in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
 @pytest.mark.parametrize("branches", ["joint", "split"])
 @pytest.mark.parametrize("train", [True, False])
 def test_encoder_no_nan_on_zero_input(branches, train):

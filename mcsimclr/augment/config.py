@@ -112,9 +112,25 @@ class MelWarpConfig:
 
 
 @dataclass
+class PitchShiftConfig:
+    """Option: pitch-shift the log-Mel channels of each view by one of ``n_steps`` semitone values in
+    ``[-max_semitones, max_semitones]`` (frequency scaling of the power spectrum; GCC-PHAT untouched)."""
+
+    enabled: bool = False
+    max_semitones: float = 6.0
+    n_steps: int = 25
+
+    def __post_init__(self) -> None:
+        if self.max_semitones < 0 or self.n_steps < 1:
+            raise ValueError(f"max_semitones must be >= 0 and n_steps >= 1, got {self.max_semitones}, "
+                             f"{self.n_steps}")
+
+
+@dataclass
 class AugmentConfig:
-    """The pretraining augmentations, applied in this order: channel_swap and mixup on the waveforms, then
-    (after the features) mel_gain, mel_warp, crop, channel_drop and modality_drop on the feature maps."""
+    """The pretraining augmentations, applied in this order: channel_swap and mixup on the waveforms, pitch_shift
+    inside the features (the Mel filterbank of each view), then mel_gain, mel_warp, crop, channel_drop and
+    modality_drop on the feature maps."""
 
     channel_swap: ChannelSwapConfig = field(default_factory=ChannelSwapConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)
@@ -123,3 +139,4 @@ class AugmentConfig:
     modality_drop: ModalityDropConfig = field(default_factory=ModalityDropConfig)
     mel_gain: MelGainConfig = field(default_factory=MelGainConfig)
     mel_warp: MelWarpConfig = field(default_factory=MelWarpConfig)
+    pitch_shift: PitchShiftConfig = field(default_factory=PitchShiftConfig)

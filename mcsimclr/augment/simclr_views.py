@@ -2,8 +2,10 @@
 
 Order (MC-SimCLR Sec. 3.2: from the waveforms, through the features, to the encoder)::
 
-    ChannelSwap (same symmetry for both views) -> Mixup (waveforms, per view) -> SpatialFeatures
+    ChannelSwap (same symmetry for both views) -> Mixup (waveforms, per view) -> SpatialFeatures [PitchShift]
     -> [MelGain] -> [MelWarp] -> RandomResizedCrop -> ChannelDrop -> [ModalityDrop]     ([...]: options, off)
+
+(``PitchShift`` acts inside the features: it picks the Mel filterbank of each view.)
 
 Every augmentation can be left out (``None``); in eval mode all of them are identities and the module returns
 just the features of each view.
@@ -22,6 +24,7 @@ from mcsimclr.augment.mel_gain import MelGain
 from mcsimclr.augment.mel_warp import MelWarp
 from mcsimclr.augment.mixup import Mixup
 from mcsimclr.augment.modality_drop import ModalityDrop
+from mcsimclr.augment.pitch_shift import PitchShift
 from mcsimclr.augment.random_resized_crop import RandomResizedCrop
 from mcsimclr.features.spatial_features import SpatialFeatures
 
@@ -31,8 +34,8 @@ class SimCLRViews(nn.Module):
 
     Args:
         features: the feature extractor.
-        channel_swap, mixup, crop, channel_drop, modality_drop, mel_gain, mel_warp: the augmentations; ``None``
-            skips one.
+        channel_swap, mixup, crop, channel_drop, modality_drop, mel_gain, mel_warp, pitch_shift: the
+            augmentations; ``None`` skips one.
         cpu_block: clips per block on CPU (see ``forward``); results do not depend on it.
 
     All random parameters of a batch are drawn first, in a fixed order, then applied; on CPU the batch then
@@ -44,7 +47,8 @@ class SimCLRViews(nn.Module):
     def __init__(self, features: SpatialFeatures, *, channel_swap: ChannelSwap | None = None,
                  mixup: Mixup | None = None, crop: RandomResizedCrop | None = None,
                  channel_drop: ChannelDrop | None = None, modality_drop: ModalityDrop | None = None,
-                 mel_gain: MelGain | None = None, mel_warp: MelWarp | None = None, cpu_block: int = 4) -> None:
+                 mel_gain: MelGain | None = None, mel_warp: MelWarp | None = None,
+                 pitch_shift: PitchShift | None = None, cpu_block: int = 4) -> None:
         super().__init__()
         if channel_swap is not None and channel_swap.n_mics != features.n_mics:
             raise ValueError(f"channel_swap is for {channel_swap.n_mics} mics, features for {features.n_mics}")
@@ -53,6 +57,9 @@ class SimCLRViews(nn.Module):
             if module is not None and module.n_mel_channels != features.n_mics:
                 raise ValueError(f"{name} has n_mel_channels={module.n_mel_channels}, features have "
                                  f"{features.n_mics} Mel channels")
+        if pitch_shift is not None and pitch_shift.bank.shape[1:] != features.mel_fb.shape:
+            raise ValueError(f"pitch_shift filterbanks are {tuple(pitch_shift.bank.shape[1:])}, the features' "
+                             f"{tuple(features.mel_fb.shape)}")
         if cpu_block < 1:
             raise ValueError(f"cpu_block must be >= 1, got {cpu_block}")
         self.features = features
@@ -60,6 +67,7 @@ class SimCLRViews(nn.Module):
         self.mixup = mixup
         self.mel_gain = mel_gain
         self.mel_warp = mel_warp
+        self.pitch_shift = pitch_shift
         self.crop = crop
         self.channel_drop = channel_drop
         self.modality_drop = modality_drop
@@ -88,6 +96,8 @@ class SimCLRViews(nn.Module):
             mel_gain=MelGain(n_mel_channels=n_mel, max_db=config.mel_gain.max_db) if config.mel_gain.enabled else None,
             mel_warp=MelWarp(n_mel_channels=n_mel, max_shift_bins=config.mel_warp.max_shift_bins,
                              max_tilt_db=config.mel_warp.max_tilt_db) if config.mel_warp.enabled else None,
+            pitch_shift=PitchShift(features.mel_fb, max_semitones=config.pitch_shift.max_semitones,
+                                   n_steps=config.pitch_shift.n_steps) if config.pitch_shift.enabled else None,
         )
 
     def forward(self, waveforms: torch.Tensor | tuple[torch.Tensor, torch.Tensor], *,
@@ -123,7 +133,7 @@ class SimCLRViews(nn.Module):
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Every random parameter of a batch, in a fixed order: per clip ``(batch,)`` (``swap``: symmetry
         index) or per view ``(batch, 2, ...)`` (``partner``, ``weight``, ``gain``, ``warp``, ``box``, ``drop``,
-        ``modality``); keys of disabled augmentations are absent."""
+        ``modality``, ``pitch``); keys of disabled augmentations are absent."""
         views = 2 * batch
         channels = self.features.out_channels
         params: dict[str, torch.Tensor] = {}
@@ -143,6 +153,8 @@ class SimCLRViews(nn.Module):
         if self.modality_drop is not None:
             keep = self.modality_drop.draw(views, channels, device=device, generator=generator)
             params["modality"] = keep.view(batch, 2, channels)
+        if self.pitch_shift is not None:  # drawn last: the draws of the other augmentations stay as they were
+            params["pitch"] = self.pitch_shift.draw(views, device=device, generator=generator).view(batch, 2)
         return params
 
     def _views(self, waveforms: torch.Tensor, clips: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -158,7 +170,8 @@ class SimCLRViews(nn.Module):
             if self.channel_swap is not None:  # the partner clip comes with its own symmetry
                 other = self.channel_swap.apply(other.flatten(0, 1), params["swap"][partner.flatten()])
             x = self.mixup.mix(x, other.view_as(x), params["weight"][clips])
-        feats = self.features(x.flatten(0, 1))  # (n * 2, channels, frames, n_mels), clip-major
+        mel_fb = None if self.pitch_shift is None else self.pitch_shift.filterbanks(params["pitch"][clips].flatten())
+        feats = self.features(x.flatten(0, 1), mel_fb=mel_fb)  # (n * 2, channels, frames, n_mels), clip-major
         if self.mel_gain is not None:
             feats = self.mel_gain.apply(feats, params["gain"][clips].flatten())
         if self.mel_warp is not None:

@@ -111,32 +111,44 @@ class SpatialFeatures(nn.Module):
                           return_complex=True)  # (batch * mics, freqs, frames), frames-major in memory
         return spec.transpose(1, 2).reshape(batch, mics, -1, self.n_fft // 2 + 1)
 
-    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """Features of a batch: ``(batch, mics, samples)`` -> ``(batch, mics + pairs, frames, n_mels)``."""
+    def forward(self, waveforms: torch.Tensor, *, mel_fb: torch.Tensor | None = None) -> torch.Tensor:
+        """Features of a batch: ``(batch, mics, samples)`` -> ``(batch, mics + pairs, frames, n_mels)``.
+
+        ``mel_fb`` ``(batch, freqs, n_mels)``: a Mel filterbank per example in place of the module's (the
+        ``PitchShift`` augmentation); the GCC-PHAT channels do not depend on it.
+        """
         if waveforms.ndim != 3 or waveforms.shape[1] != self.n_mics or waveforms.shape[2] < 1:
             raise ValueError(f"SpatialFeatures expects waveforms (batch, mics={self.n_mics}, samples >= 1), "
                              f"got shape {tuple(waveforms.shape)}")
+        n_freqs = self.n_fft // 2 + 1
+        if mel_fb is not None and mel_fb.shape != (waveforms.shape[0], n_freqs, self.n_mels):
+            raise ValueError(f"mel_fb must be (batch={waveforms.shape[0]}, freqs={n_freqs}, n_mels={self.n_mels}), "
+                             f"got shape {tuple(mel_fb.shape)}")
         # Phase differences of a few samples on a 10 cm array do not survive half precision.
         with torch.autocast(device_type=waveforms.device.type, enabled=False):
             waveforms = waveforms.float()
             if waveforms.device.type != "cpu" or waveforms.shape[0] <= CPU_CHUNK:
-                return self._features(waveforms)
+                return self._features(waveforms, mel_fb)
             # On CPU the intermediates of a large batch (~5 MB per clip) fall out of cache and every
             # elementwise pass becomes memory-bound: work through the batch in cache-sized blocks.
             out = waveforms.new_empty(waveforms.shape[0], self.out_channels, self.n_frames(waveforms.shape[2]),
                                       self.n_mels)
             for start in range(0, waveforms.shape[0], CPU_CHUNK):
-                out[start:start + CPU_CHUNK] = self._features(waveforms[start:start + CPU_CHUNK])
+                block_fb = None if mel_fb is None else mel_fb[start:start + CPU_CHUNK]
+                out[start:start + CPU_CHUNK] = self._features(waveforms[start:start + CPU_CHUNK], block_fb)
             return out
 
-    def _features(self, waveforms: torch.Tensor) -> torch.Tensor:
+    def _features(self, waveforms: torch.Tensor, mel_fb: torch.Tensor | None = None) -> torch.Tensor:
         """``forward`` without checks or blocking: float32 ``(batch, mics, samples)`` in, features out."""
         spec = self.spectra(waveforms)  # (batch, mics, frames, freqs) complex
         parts = torch.view_as_real(spec)
         power = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])  # (batch, mics, frames, freqs)
-        mel = power.new_empty(*power.shape[:-1], self.n_mels)
-        for lo, hi, c0, c1 in self._mel_blocks:  # banded filterbank: skip the zeros (a few blocks, not a batch loop)
-            mel[..., c0:c1] = power[..., lo:hi] @ self.mel_fb[lo:hi, c0:c1]
+        if mel_fb is not None:
+            mel = power @ mel_fb.float()[:, None]  # (batch, mics, frames, freqs) @ (batch, 1, freqs, n_mels)
+        else:
+            mel = power.new_empty(*power.shape[:-1], self.n_mels)
+            for lo, hi, c0, c1 in self._mel_blocks:  # banded filterbank: skip the zeros (a few blocks, no batch loop)
+                mel[..., c0:c1] = power[..., lo:hi] @ self.mel_fb[lo:hi, c0:c1]
         mel = torch.log10(mel.clamp_min_(self.log_floor)).mul_(10.0)
         gcc = gcc_phat(spec, n_fft=self.n_fft, n_lags=self.n_mels, matrices=(self.gcc_cos, self.gcc_sin),
                        power=power, overwrite_power=True)  # the Mel product is done with it
