@@ -48,9 +48,9 @@ class DemoPlan:
         def n(x: int) -> int:
             return max(round(x * scale), 24)
 
-        return cls(noisy_train=n(1800), clean_train=n(300), test=n(400), pretrain_epochs=4, linear_epochs=100,
+        return cls(noisy_train=n(1800), clean_train=n(300), test=n(800), pretrain_epochs=4, linear_epochs=100,
                    finetune_epochs=15, val_clips=max(round(60 * scale), 8),
-                   expected_seconds=(80.0 * scale, 250.0 * scale, 210.0 * scale, 2.0))
+                   expected_seconds=(75.0 * scale, 235.0 * scale, 235.0 * scale, 2.0))
 
     @classmethod
     def quick(cls) -> DemoPlan:
