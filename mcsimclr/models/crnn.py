@@ -18,12 +18,12 @@ from torch import nn
 from mcsimclr.models.conv_block import ConvBlock
 
 Branches = Literal["joint", "split"]
+TemporalPool = Literal["mean", "max", "mean+max"]
 
 #: On CPU the convolutions get their input channels-last: oneDNN then runs forward + backward about 1.3x faster
 #: on the 2-core CPU, with the same result up to float rounding (``scripts/bench_encoder.py``, docs/benchmarks.md).
 #: On CUDA the layout is left as it comes (not measured yet). A switch for that benchmark, not a setting.
 CPU_CHANNELS_LAST = True
-TemporalPool = Literal["mean", "max", "mean+max"]
 
 
 class CRNNBranch(nn.Module):
