@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import runpy
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,16 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     margin = json.loads((out / "margin.json").read_text())
     assert margin["n"] == 32 and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth", "azimuth_se"))
     assert "pretrained vs random encoder" in printed
+    # The second probe protocol (scripts/probe_protocol_check.py) runs on the demo's output.
+    check = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "probe_protocol_check.py"), run_name="check")
+    check["main"]([str(out), "--seed", "0"])
+    lines = capsys.readouterr().out.splitlines()
+    acc = {ln.split()[0]: float(ln.split()[2]) for ln in lines if ln.split()[:2] in (["pretrained", "accuracy"],
+                                                                                   ["random", "accuracy"])}
+    assert set(acc) == {"pretrained", "random"}
+    margin_line = next(ln for ln in lines if ln.startswith("margin (pretrained - random, paired over 32 test clips"))
+    assert float(margin_line.split("accuracy ")[1].split()[0]) == pytest.approx(acc["pretrained"] - acc["random"],
+                                                                                abs=0.11)
     assert main(["demo", "--quick", "--out", str(out)]) == 2
     assert "not empty; pass --overwrite" in capsys.readouterr().err
 
