@@ -19,6 +19,7 @@ import time
 import torch
 
 from mcsimclr.config import load_config
+from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models import crnn
 from mcsimclr.pretrain.callbacks import seconds_to_samples
 from mcsimclr.pretrain.config import PretrainConfig
@@ -35,11 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = load_config(PretrainConfig, args.config)
-    f = cfg.features
-    frames = seconds_to_samples(cfg.data.crop_seconds, f.sample_rate) // f.hop_length + 1  # centred STFT frames
+    features = SpatialFeatures.from_config(cfg.features, n_mics=4)
+    frames = features.n_frames(seconds_to_samples(cfg.data.crop_seconds, features.sample_rate))
     torch.manual_seed(0)
-    encoder = crnn.CRNNEncoder(in_channels=10, n_bins=f.n_mels, **cfg.model.encoder.kwargs()).train()
-    x = torch.randn(2 * cfg.optim.batch_size, 10, frames, f.n_mels)
+    encoder = crnn.CRNNEncoder(in_channels=features.out_channels, n_bins=features.n_mels,
+                               **cfg.model.encoder.kwargs()).train()
+    x = torch.randn(2 * cfg.optim.batch_size, features.out_channels, frames, features.n_mels)
 
     def step() -> float:
         encoder.zero_grad(set_to_none=True)

@@ -29,8 +29,10 @@ import torch
 from mcsimclr.checkpoint import load_encoder, read_checkpoint
 from mcsimclr.data.clip_store import ClipStore
 from mcsimclr.metrics import azimuth_error_deg
+from mcsimclr.probe.config import ProbeDataConfig
 from mcsimclr.probe.embed import embed_clips
 from mcsimclr.probe.encoders import random_encoder
+from mcsimclr.probe.margin import margin_of
 
 
 def _fit_and_predict(train_x: np.ndarray, train_label: np.ndarray, train_az: np.ndarray, test_x: np.ndarray
@@ -77,24 +79,22 @@ def main(argv: list[str] | None = None) -> None:
                                  mic_offsets=np.asarray(meta["mic_offsets"]), seed=args.seed),
     }
     stores = {split: ClipStore(path, device="cpu", dtype=torch.float32) for split, path in paths.items()}
-    window = stores["test"].sample_rate  # 1 s windows, 0.5 s hop: the probe's defaults
-    results = {}
+    windows = ProbeDataConfig()  # the probe's window and hop (1 s, 0.5 s)
+    window = round(windows.crop_seconds * stores["test"].sample_rate)
+    hop = round(windows.eval_hop_seconds * stores["test"].sample_rate)
+    scores = {}
     for name, encoder in encoders.items():
-        emb = {split: embed_clips(encoder, store, np.arange(len(store)), window=window, hop=window // 2)
+        emb = {split: embed_clips(encoder, store, np.arange(len(store)), window=window, hop=hop)
                for split, store in stores.items()}
         train, test = emb["clean_train"], emb["test"]
         label, azimuth = _fit_and_predict(train.embedding.numpy(), train.label.numpy(),
                                           train.azimuth_deg.numpy(), test.embedding.numpy())
         correct = (label == test.label.numpy()).astype(np.float64)
         error = azimuth_error_deg(torch.from_numpy(azimuth), test.azimuth_deg.double()).numpy()
-        results[name] = (correct, error)
+        scores[name] = np.stack([correct, error], axis=1)
         print(f"{name:10s} accuracy {100 * correct.mean():5.1f} %   azimuth error {error.mean():5.1f} deg")
-    (c1, e1), (c0, e0) = results["pretrained"], results["random"]
-    n = len(c1)
-    dc, de = 100 * (c1 - c0), e1 - e0
-    print(f"margin (pretrained - random, paired over {n} test clips, +- one standard error): accuracy "
-          f"{dc.mean():+.1f} +- {dc.std(ddof=1) / np.sqrt(n):.1f} points, azimuth error {de.mean():+.1f} +- "
-          f"{de.std(ddof=1) / np.sqrt(n):.1f} deg (x{e1.mean() / e0.mean():.2f})")
+    margin = margin_of(scores["pretrained"], scores["random"])
+    print(f"margin (pretrained - random, paired over {margin.n} test clips, +- one standard error): {margin.text()}")
 
 
 if __name__ == "__main__":

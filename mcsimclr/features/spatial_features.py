@@ -120,9 +120,8 @@ class SpatialFeatures(nn.Module):
         if waveforms.ndim != 3 or waveforms.shape[1] != self.n_mics or waveforms.shape[2] < 1:
             raise ValueError(f"SpatialFeatures expects waveforms (batch, mics={self.n_mics}, samples >= 1), "
                              f"got shape {tuple(waveforms.shape)}")
-        n_freqs = self.n_fft // 2 + 1
-        if mel_fb is not None and mel_fb.shape != (waveforms.shape[0], n_freqs, self.n_mels):
-            raise ValueError(f"mel_fb must be (batch={waveforms.shape[0]}, freqs={n_freqs}, n_mels={self.n_mels}), "
+        if mel_fb is not None and mel_fb.shape != (waveforms.shape[0], *self.mel_fb.shape):
+            raise ValueError(f"mel_fb must be (batch, freqs, n_mels) = {(waveforms.shape[0], *self.mel_fb.shape)}, "
                              f"got shape {tuple(mel_fb.shape)}")
         # Phase differences of a few samples on a 10 cm array do not survive half precision.
         with torch.autocast(device_type=waveforms.device.type, enabled=False):

@@ -58,9 +58,17 @@ def paired_margin(a: str | Path, b: str | Path) -> Margin:
     if sa.keys() != sb.keys():
         raise ValueError(f"{a} and {b} were evaluated on different test clips ({len(sa)} vs {len(sb)})")
     clips = sorted(sa)
-    xa, xb = np.array([sa[c] for c in clips]), np.array([sb[c] for c in clips])
-    d = xa - xb  # (n, 2): correct, azimuth error
-    n = len(clips)
+    return margin_of(np.array([sa[c] for c in clips]), np.array([sb[c] for c in clips]))
+
+
+def margin_of(a: np.ndarray, b: np.ndarray) -> Margin:
+    """The margin of ``a`` over ``b``, per-clip scores ``(n, 2)`` of the same clips in the same order: column 0
+    correct (0/1), column 1 azimuth error in degrees."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 2:
+        raise ValueError(f"margin_of expects two (n, 2) score arrays, got {a.shape} and {b.shape}")
+    d = a - b  # (n, 2): correct, azimuth error
+    n = len(d)
     se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(2, np.nan)
     return Margin(n=n, accuracy=100.0 * d[:, 0].mean(), accuracy_se=100.0 * se[0], azimuth=d[:, 1].mean(),
-                  azimuth_se=se[1], ratio_azimuth=xa[:, 1].mean() / max(xb[:, 1].mean(), 1e-12))
+                  azimuth_se=se[1], ratio_azimuth=a[:, 1].mean() / max(b[:, 1].mean(), 1e-12))
