@@ -12,6 +12,7 @@ import pytest
 
 from mcsimclr.cli import main
 from mcsimclr.demo.plan import MODES, DemoPlan
+from mcsimclr.demo.run import CHECKOUT, DemoError, config_file
 from mcsimclr.demo.stages import Stages
 
 
@@ -23,7 +24,8 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
         assert f"[{i}/4]" in printed
     assert "| setting |" in printed and "random init" in printed and "MC-SimCLR" in printed
     for mode in MODES:
-        assert (out / "probe" / mode / "metrics.json").is_file()
+        run = json.loads((out / "probe" / mode / "metrics.json").read_text())["run"]
+        assert run["solver"] == ("cv" if mode in ("linear", "random-linear") else None), mode
     with open(out / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2
@@ -59,6 +61,17 @@ def test_stages_announce_and_time_each_stage():
     assert lines[3].startswith("[2/2] b: done in 0 s; total")
     with pytest.raises(ValueError, match="one expected time per stage"):
         Stages(["a"], [1.0, 2.0])
+
+
+def test_demo_finds_its_configs_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = DemoPlan.full()
+    for name in (plan.simulate_config, plan.pretrain_config, plan.probe_config):
+        assert config_file(name) == CHECKOUT / name and config_file(name).is_file()
+    (tmp_path / "mine.yaml").write_text("seed: 1\n")
+    assert config_file("mine.yaml") == Path("mine.yaml")  # the working directory first
+    with pytest.raises(DemoError, match=r"configs/none\.yaml not found in the working directory nor in"):
+        config_file("configs/none.yaml")
 
 
 def test_plan_scales_and_rejects_bad_scale():

@@ -14,7 +14,9 @@ class DemoPlan:
     Attributes:
         noisy_train, clean_train, test: clips per split (unlabelled pretraining, labelled, test).
         pretrain_epochs, pretrain_warmup, linear_epochs, finetune_epochs: training lengths (warm-up in epochs).
-        val_clips: labelled clips held out for model selection.
+        val_clips: labelled clips held out to select the epoch (fine-tuning, training from scratch).
+        linear_solver: how the linear probes fit their heads (``linear.solver``; ``cv``: L2 chosen by
+            cross-validation over all labelled clips, docs/evaluation.md); ``linear_epochs`` applies to ``sgd``.
         pretrain_batch, probe_batch: batch sizes.
         simulate_config, pretrain_config, probe_config: YAML files under ``configs/``.
         expected_seconds: rough duration of each stage on a 2-core CPU, for the progress display.
@@ -28,6 +30,7 @@ class DemoPlan:
     finetune_epochs: int
     val_clips: int
     pretrain_warmup: int = 1
+    linear_solver: str = "cv"
     pretrain_batch: int = 64
     probe_batch: int = 32
     simulate_config: str = "configs/simulate/demo.yaml"

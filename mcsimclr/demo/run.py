@@ -28,6 +28,26 @@ class DemoError(ValueError):
     """A demo that cannot start as asked (e.g. an output directory holding another run)."""
 
 
+#: The source checkout this package was imported from (holds ``configs/``).
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def config_file(path: str) -> Path:
+    """A demo config file: ``path`` as given (relative to the working directory) if it exists, else the same path
+    in the source checkout, so ``mcsimclr demo`` runs from any directory.
+
+    Raises:
+        DemoError: neither exists.
+    """
+    given = Path(path)
+    if given.is_file():
+        return given
+    if not given.is_absolute() and (CHECKOUT / given).is_file():
+        return CHECKOUT / given
+    raise DemoError(f"config file {path} not found in the working directory nor in {CHECKOUT}; the demo reads its "
+                    "configs from a source checkout of mcsimclr (pip install -e .)")
+
+
 def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "auto", overwrite: bool = False,
              log: Callable[[str], None] = print) -> Path:
     """Run the demo into ``out``; returns the path of the table (markdown; a CSV lies beside it).
@@ -49,6 +69,7 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     from simulate.build import build
     from simulate.config import SimulateConfig
 
+    configs = {name: config_file(getattr(plan, f"{name}_config")) for name in ("simulate", "pretrain", "probe")}
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -66,12 +87,12 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
                      "the table"], plan.expected_seconds, log=log)
 
     stages.begin(0)
-    sim = load_config(SimulateConfig, plan.simulate_config, plan.simulate_overrides(seed))
+    sim = load_config(SimulateConfig, configs["simulate"], plan.simulate_overrides(seed))
     build(sim, out_dir=data, workers=2, progress=True, log=lambda _: None)
     stages.end(0)
 
     stages.begin(1)
-    pre = load_config(PretrainConfig, plan.pretrain_config, [
+    pre = load_config(PretrainConfig, configs["pretrain"], [
         f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}",
         f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
         f"optim.epochs={plan.pretrain_epochs}",
@@ -85,11 +106,11 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     stages.begin(2)
     logging.getLogger("mcsimclr.probe").setLevel(logging.WARNING)
     for mode in MODES:
-        cfg = load_config(ProbeConfig, plan.probe_config, [
+        cfg = load_config(ProbeConfig, configs["probe"], [
             f"mode={mode}", f"checkpoint={checkpoint}", f"seed={seed}", f"out_dir={out / 'probe' / mode}",
             f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
             f"data.val_clips={plan.val_clips}", f"optim.batch_size={plan.probe_batch}",
-            f"linear.epochs={plan.linear_epochs}",
+            f"linear.solver={plan.linear_solver}", f"linear.epochs={plan.linear_epochs}",
             f"finetune.epochs={plan.finetune_epochs}", f"trainer.accelerator={accelerator}",
             f"trainer.precision='{precision}'"])
         m = run_probe(cfg).metrics

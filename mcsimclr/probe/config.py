@@ -100,17 +100,27 @@ class ProbeOptimConfig:
 class LinearConfig:
     """Linear probe (``linear``, ``random-linear``): heads trained on embeddings computed once.
 
+    ``solver``: ``sgd`` trains the heads for ``epochs`` with ``optim`` and keeps the epoch with the best
+    validation value on the ``data.val_clips`` held-out clips (the paper's protocol); ``cv`` fits each head to
+    convergence (L-BFGS) with an L2 penalty chosen by ``cv_folds``-fold cross-validation over all labelled clips,
+    then refits on all of them (SimCLR's protocol for small data sets; no held-out subset, ``optim``, ``epochs``
+    and ``data.val_clips`` unused; :mod:`mcsimclr.probe.cv_linear`).
+
     ``bn_stats``: ``stored`` keeps the encoder's own batch-norm running statistics (a random encoder: the
     initial mean 0, variance 1); ``recompute`` replaces them by the statistics of the probe's training windows
     before embedding (the same for pretrained and random encoders).
     """
 
+    solver: Literal["sgd", "cv"] = "sgd"
     epochs: int = 100
+    cv_folds: int = 5
     bn_stats: Literal["stored", "recompute"] = "stored"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"linear.epochs must be >= 1, got {self.epochs}")
+        if self.cv_folds < 2:
+            raise ValueError(f"linear.cv_folds must be >= 2, got {self.cv_folds}")
 
 
 @dataclass

@@ -26,6 +26,7 @@ from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models.spatial_encoder import SpatialEncoder
 from mcsimclr.probe.bn_stats import recompute_bn_stats
 from mcsimclr.probe.config import LINEAR_MODES, RANDOM_INIT_MODES, ProbeConfig
+from mcsimclr.probe.cv_linear import fit_cv_heads
 from mcsimclr.probe.embed import Embedded, embed_clips
 from mcsimclr.probe.encoders import random_encoder
 from mcsimclr.probe.finetune import autocast_context, embed_with, finetune
@@ -144,7 +145,8 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
                          "`simulate build`)")
     train_info, test_info = check_labels(config.data.train), check_labels(config.data.test)
     check_same_classes(train_info, test_info)
-    if train_info.n_clips <= config.data.val_clips + 1:
+    cv = config.mode in LINEAR_MODES and config.linear.solver == "cv"  # no held-out subset: folds instead
+    if not cv and train_info.n_clips <= config.data.val_clips + 1:
         raise DataError(f"{train_info.path}: {train_info.n_clips} clips, but data.val_clips={config.data.val_clips} "
                         "are held out for validation and at least 2 must remain for training; lower data.val_clips")
     if config.mode == "finetune" and config.optim.optimizer == "adam" and config.finetune.encoder_grad_scale < 1:
@@ -167,8 +169,11 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
     train_store = load_store(train_info, device=device, dtype=store_dtype)
     test_store = load_store(test_info, device=device, dtype=store_dtype)
 
-    train_part, val_clips = validation_split(train_info.n_clips, n_val=config.data.val_clips,
-                                             seed=config.data.val_seed)
+    if cv:
+        train_part, val_clips = np.arange(train_info.n_clips), np.zeros(0, dtype=np.int64)
+    else:
+        train_part, val_clips = validation_split(train_info.n_clips, n_val=config.data.val_clips,
+                                                 seed=config.data.val_seed)
     part_labels = train_store.labels["label"][torch.as_tensor(train_part, device=device)].cpu().numpy()
     used = train_part[fraction_subset(part_labels, fraction=config.fraction, seed=config.seed)]
     if len(used) < 2:
@@ -221,8 +226,10 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
         "n_clips": {"train_file": train_info.n_clips, "train_part": len(train_part), "train_used": len(used),
                     "train_examples": n_examples, "val": len(val_clips), "test": len(test_clips)},
         "channel_swap_copies": n_sym if config.mode in LINEAR_MODES else None,
-        "best_epoch": fit.best_epoch, "epochs": epochs, "steps_per_epoch": steps,
-        "select_on": config.optim.select_on, "direction_head": config.heads.direction,
+        "solver": "cv" if cv else ("sgd" if config.mode in LINEAR_MODES else None),
+        "best_epoch": None if cv else fit.best_epoch, "epochs": None if cv else epochs,
+        "steps_per_epoch": None if cv else steps, "select_on": None if cv else config.optim.select_on,
+        "direction_head": config.heads.direction,
         "encoder_grad_scale": grad_scale, "bn_stats": config.linear.bn_stats if config.mode in LINEAR_MODES else None,
         "features": source["features"], "encoder": source["encoder"], "device": str(device),
         "package_version": mcsimclr.__version__, "wall_time_s": round(time.perf_counter() - started, 3),
@@ -234,8 +241,10 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
                  class_names=train_info.class_names,
                  state={"heads": heads.state_dict(),
                         "encoder": None if config.mode in LINEAR_MODES else encoder.encoder.state_dict()})
-    log.info("probe %s: accuracy %.1f %%, azimuth error %.1f deg (mean), best epoch %d; %s", config.mode,
-             metrics["accuracy"], metrics["azimuth_error_mean"], fit.best_epoch, out)
+    chosen = (f"L2 {fit.best_val['l2_class']:g} (class), {fit.best_val['l2_direction']:g} (direction) by "
+              f"{fit.best_val['folds']}-fold cross-validation" if cv else f"best epoch {fit.best_epoch}")
+    log.info("probe %s: accuracy %.1f %%, azimuth error %.1f deg (mean), %s; %s", config.mode,
+             metrics["accuracy"], metrics["azimuth_error_mean"], chosen, out)
     return ProbeOutcome(out_dir=out, metrics=metrics, encoder=encoder, heads=heads)
 
 
@@ -243,7 +252,8 @@ def _linear(config: ProbeConfig, encoder: SpatialEncoder, heads: ProbeHeads, tra
             train_part: np.ndarray, val_clips: np.ndarray, test_store, test_clips: np.ndarray,
             swap: ChannelSwap | None, crop: int, hop: int, batch: int, autocast_dtype: torch.dtype | None,
             generator: torch.Generator) -> tuple[FitResult, Embedded, int, int, int]:
-    """Linear probe: (optionally) recompute BN statistics, embed every clip once, train the heads on the cache."""
+    """Linear probe: (optionally) recompute BN statistics, embed every clip once, fit the heads on the cache
+    (``linear.solver``: SGD with epoch selection on ``val_clips``, or L2 chosen by cross-validation)."""
     device = train_store.device
     encoder.eval()  # and every forward below runs under torch.no_grad (embed_clips)
 
@@ -255,8 +265,11 @@ def _linear(config: ProbeConfig, encoder: SpatialEncoder, heads: ProbeHeads, tra
         recompute_bn_stats(encoder, (a for _, a in window_batches(train_store, used, window=crop, hop=hop,
                                                                   batch_size=batch, swap=swap)), forward=embed)
     train = embed_clips(embed, train_store, used, window=crop, hop=hop, batch_size=batch, swap=swap)
-    val = embed_clips(embed, train_store, val_clips, window=crop, hop=hop, batch_size=batch)
     test = embed_clips(embed, test_store, test_clips, window=crop, hop=hop, batch_size=batch)
+    if config.linear.solver == "cv":
+        fit = fit_cv_heads(heads, train, k=config.linear.cv_folds, seed=config.seed)
+        return fit, test, len(train), 0, 0
+    val = embed_clips(embed, train_store, val_clips, window=crop, hop=hop, batch_size=batch)
     n_sym = swap.n_symmetries if swap is not None else 1
     steps = steps_per_epoch(n_examples=len(train), n_reference=len(train_part) * n_sym,
                             batch_size=config.optim.batch_size, equal_steps=config.optim.equal_steps)
