@@ -1,5 +1,5 @@
-"""The cross-validated linear probe (`linear.solver=cv`): folds, the fits against scikit-learn and closed-form
-ridge regression, the choice of the L2 strength, and the whole probe on tiny real data."""
+"""The cross-validated linear probe (`linear.solver=cv`): folds, the fits against scikit-learn, the choice of the L2
+strength, both heads on embeddings with a known answer. The whole probe on tiny real data: tests/test_probe.py."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mcsimclr.probe.cv_linear import L2_GRID, clip_folds, cross_validate, fit_cv_heads, fit_linear, fit_ridge
+from mcsimclr.probe.cv_linear import clip_folds, cross_validate, fit_cv_heads, fit_linear, fit_ridge
 from mcsimclr.probe.embed import Embedded
 from mcsimclr.probe.heads import ProbeHeads
-from mcsimclr.probe.result_dir import read_result
-from mcsimclr.probe.run import run_probe
-from tests.test_probe import checkpoint, config, data  # noqa: F401  (module fixtures: tiny data, tiny pretraining)
+from mcsimclr.probe.linear_probe import FitResult
 
 
 def test_folds_keep_a_clips_copies_together_and_spread_each_class():
@@ -86,9 +84,10 @@ def test_cross_validation_prefers_strong_l2_for_noise_and_weak_l2_for_signal():
     assert weak > strong
 
 
-def test_fit_cv_heads_recovers_class_and_direction():
+@pytest.mark.parametrize(("direction", "max_error"), [("regression", 10.0), ("bins", 30.0)])
+def test_fit_cv_heads_recovers_class_and_direction(direction, max_error):
     """Embeddings that carry the class in some dimensions and (cos, sin) of the azimuth in two others, plus noise
-    dimensions: both heads learn them, choose their own strengths, and report them."""
+    dimensions: both heads learn them (chance: 25 % and 90 deg), choose their own strengths, and report them."""
     g = torch.Generator().manual_seed(3)
     n, n_classes = 160, 4
     label = torch.arange(n) % n_classes
@@ -97,29 +96,20 @@ def test_fit_cv_heads_recovers_class_and_direction():
     emb = torch.cat([F.one_hot(label, n_classes).float() * 3, 5 * torch.cos(rad)[:, None], 5 * torch.sin(rad)[:, None],
                      torch.randn(n, 10, generator=g)], dim=1) + 0.3 * torch.randn(n, n_classes + 12, generator=g)
     train = Embedded(emb[:120], label[:120], azimuth[:120], torch.arange(120))
-    heads = ProbeHeads(embed_dim=emb.shape[1], n_classes=n_classes)
-    fit = fit_cv_heads(heads, train, k=5, seed=0)
+    grid = (1.0, 1e-2, 1e-4)
+
+    def fitted() -> tuple[ProbeHeads, FitResult]:
+        heads = ProbeHeads(embed_dim=emb.shape[1], n_classes=n_classes, direction=direction, n_bins=12)
+        return heads, fit_cv_heads(heads, train, k=3, seed=0, grid=grid)
+
+    heads, fit = fitted()
     assert not heads.training and heads.fixed_norm
-    assert fit.best_val["folds"] == 5 and fit.best_val["accuracy"] > 95 and fit.best_val["azimuth_error"] < 10
-    assert fit.best_val["l2_class"] in L2_GRID and fit.best_val["l2_direction"] in L2_GRID
-    assert [row["l2"] for row in fit.history] == list(L2_GRID)
+    assert fit.best_val["folds"] == 3 and fit.best_val["accuracy"] > 95 and fit.best_val["azimuth_error"] < max_error
+    assert fit.best_val["l2_class"] in grid and fit.best_val["l2_direction"] in grid
+    assert [row["l2"] for row in fit.history] == list(grid)
     pred_class, pred_az = heads.predict(emb[120:])
     assert (pred_class == label[120:]).all()
-    again = ProbeHeads(embed_dim=emb.shape[1], n_classes=n_classes)
-    assert fit_cv_heads(again, train, k=5, seed=0).best_val == fit.best_val  # deterministic
-    assert torch.equal(again.classifier.weight, heads.classifier.weight)
     err = torch.remainder(pred_az - azimuth[120:] + 180, 360) - 180
-    assert err.abs().mean() < 10
-
-
-def test_probe_with_the_cv_solver_uses_every_labelled_clip(data, checkpoint, tmp_path):  # noqa: F811
-    outcome = run_probe(config(data, tmp_path / "cv", "mode=linear", f"checkpoint={checkpoint}", "linear.solver=cv",
-                               "linear.cv_folds=3"))
-    doc = read_result(outcome.out_dir)
-    run = doc["run"]
-    assert run["solver"] == "cv" and run["best_epoch"] is None and run["select_on"] is None
-    assert run["n_clips"]["val"] == 0 and run["n_clips"]["train_used"] == 40
-    assert run["n_clips"]["train_examples"] == 8 * 40  # all ChannelSwap copies of all 40 labelled clips
-    assert doc["val"]["folds"] == 3 and doc["val"]["l2_class"] in L2_GRID
-    assert 0 <= doc["accuracy"] <= 100 and np.isfinite(doc["azimuth_error_mean"])
-    assert (outcome.out_dir / "history.csv").read_text().startswith("l2,cv_accuracy,cv_azimuth_error")
+    assert err.abs().mean() < max_error
+    again, fit_again = fitted()
+    assert fit_again.best_val == fit.best_val and torch.equal(again.classifier.weight, heads.classifier.weight)

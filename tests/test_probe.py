@@ -20,6 +20,7 @@ from mcsimclr.cli import main
 from mcsimclr.config import load_config
 from mcsimclr.data.clip_store import ClipStore
 from mcsimclr.probe.config import ProbeConfig
+from mcsimclr.probe.cv_linear import L2_GRID
 from mcsimclr.probe.embed import embed_clips
 from mcsimclr.probe.result_dir import PLOTS, read_result
 from mcsimclr.probe.run import run_probe
@@ -196,6 +197,19 @@ def test_bins_head_and_recomputed_batch_norm(data, checkpoint, tmp_path):
     assert outcome.metrics["run"]["bn_stats"] == "recompute" and finite(outcome.metrics["azimuth_error_mean"])
     bn = outcome.encoder.encoder.branch["joint"].convs[0].layers[1]
     assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))  # not the fresh 0 / 1
+
+
+def test_probe_with_the_cv_solver_uses_every_labelled_clip(data, checkpoint, tmp_path):
+    outcome = run_probe(config(data, tmp_path / "cv", "mode=linear", f"checkpoint={checkpoint}", "linear.solver=cv",
+                               "linear.cv_folds=3"))
+    doc = read_result(outcome.out_dir)
+    run = doc["run"]
+    assert run["solver"] == "cv" and run["best_epoch"] is None and run["select_on"] is None
+    assert run["n_clips"]["val"] == 0 and run["n_clips"]["train_used"] == 40
+    assert run["n_clips"]["train_examples"] == 8 * 40  # all ChannelSwap copies of all 40 labelled clips
+    assert doc["val"]["folds"] == 3 and doc["val"]["l2_class"] in L2_GRID
+    assert 0 <= doc["accuracy"] <= 100 and np.isfinite(doc["azimuth_error_mean"])
+    assert (outcome.out_dir / "history.csv").read_text().startswith("l2,cv_accuracy,cv_azimuth_error")
 
 
 # --- errors -----------------------------------------------------------------------------------------------------------

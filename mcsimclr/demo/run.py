@@ -97,7 +97,7 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
         f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
         f"optim.epochs={plan.pretrain_epochs}",
         f"optim.warmup_epochs={min(plan.pretrain_warmup, plan.pretrain_epochs)}",
-        f"optim.batch_size={plan.pretrain_batch}",
+        f"optim.batch_size={plan.pretrain_batch}", f"monitor.every_n_epochs={plan.monitor_every}",
         f"trainer.accelerator={accelerator}", f"trainer.precision='{precision}'"])
     run_dir = pretrain(pre)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
@@ -112,7 +112,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
             f"data.val_clips={plan.val_clips}", f"optim.batch_size={plan.probe_batch}",
             f"linear.solver={plan.linear_solver}", f"linear.epochs={plan.linear_epochs}",
             f"finetune.epochs={plan.finetune_epochs}", f"trainer.accelerator={accelerator}",
-            f"trainer.precision='{precision}'"])
+            f"trainer.precision='{precision}'",
+            *([f"data.eval_hop_seconds={plan.eval_hop_seconds}"] if plan.eval_hop_seconds is not None else [])])
         m = run_probe(cfg).metrics
         log(f"    {mode:14s} accuracy {m['accuracy']:5.1f} %   azimuth error {m['azimuth_error_mean']:5.1f} deg")
     stages.end(2)
