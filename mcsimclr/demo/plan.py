@@ -45,7 +45,7 @@ class DemoPlan:
 
     @classmethod
     def full(cls, scale: float = 1.0) -> DemoPlan:
-        """The demo (about 9 minutes on 2 CPU cores at scale 1); ``scale`` multiplies clips and stage times.
+        """The demo (9 to 10 minutes on 2 CPU cores at scale 1); ``scale`` multiplies clips and stage times.
 
         Many unlabelled clips seen few times each: on the demo data, 1,800 clips x 4 epochs gave the linear probe
         more class accuracy and less azimuth error than 600 clips x 10 epochs at about the same cost; more epochs

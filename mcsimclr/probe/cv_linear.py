@@ -160,13 +160,15 @@ def fit_cv_heads(heads: ProbeHeads, train: Embedded, *, k: int, seed: int,
     cos_sin = torch.stack([torch.cos(rad), torch.sin(rad)], dim=1)
     direction_class = coding.bin_index(azimuth)
 
+    Solution = tuple[torch.Tensor, torch.Tensor]
+
     def logistic(target: torch.Tensor, out_dim: int) -> Fit:
-        def fit(rows, l2, init):
+        def fit(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:
             return fit_linear(x[rows], lambda out: F.cross_entropy(out, target[rows]), out_dim=out_dim, l2=l2,
                               init=init)
         return fit
 
-    def ridge(rows, l2, init):
+    def ridge(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:  # exact: no warm start needed
         return fit_ridge(x[rows], cos_sin[rows], l2=l2)
 
     def class_score(out: torch.Tensor, rows: torch.Tensor) -> float:
