@@ -26,6 +26,9 @@ from mcsimclr.probe.linear_probe import FitResult
 #: embeddings, bias not penalised): half-decade steps from 10 to 1e-6.
 L2_GRID: tuple[float, ...] = tuple(float(10.0 ** e) for e in np.arange(1.0, -6.01, -0.5))
 
+#: A fitted linear head: ``W (out_dim, d)`` and ``b (out_dim,)``.
+Solution = tuple[torch.Tensor, torch.Tensor]
+
 
 def clip_folds(clip: torch.Tensor, label: torch.Tensor, *, k: int, seed: int) -> torch.Tensor:
     """Fold of each row ``(n,)`` long in ``[0, k)``: rows of one clip share a fold, classes are spread evenly.
@@ -51,8 +54,7 @@ def clip_folds(clip: torch.Tensor, label: torch.Tensor, *, k: int, seed: int) ->
 
 
 def fit_linear(x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], *, out_dim: int, l2: float,
-               init: tuple[torch.Tensor, torch.Tensor] | None = None,
-               max_iter: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+               init: Solution | None = None, max_iter: int = 200) -> Solution:
     """Minimise ``loss(x @ W.T + b) + l2 * ||W||^2`` over ``W (out_dim, d)`` and ``b (out_dim,)`` with L-BFGS.
 
     The objective is convex for the losses used here (cross-entropy), so the result does not depend on the start
@@ -83,7 +85,7 @@ def fit_linear(x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], *,
     return weight.detach(), bias.detach()
 
 
-def fit_ridge(x: torch.Tensor, target: torch.Tensor, *, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_ridge(x: torch.Tensor, target: torch.Tensor, *, l2: float) -> Solution:
     """The exact minimiser of ``mean_i ||W x_i + b - t_i||^2 + l2 * ||W||^2`` (bias not penalised).
 
     Args:
@@ -101,7 +103,7 @@ def fit_ridge(x: torch.Tensor, target: torch.Tensor, *, l2: float) -> tuple[torc
 
 
 #: ``(rows, l2, init) -> (W, b)``: a head fit on some rows of the embeddings (see :func:`cross_validate`).
-Fit = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+Fit = Callable[[torch.Tensor, float, Solution | None], Solution]
 Score = Callable[[torch.Tensor, torch.Tensor], float]
 
 
@@ -158,13 +160,11 @@ def fit_cv_heads(heads: ProbeHeads, train: Embedded, *, k: int, seed: int,
     coding = heads.coding
     rad = torch.deg2rad(azimuth.double())
     cos_sin = torch.stack([torch.cos(rad), torch.sin(rad)], dim=1)
-    direction_class = coding.bin_index(azimuth)
-
-    Solution = tuple[torch.Tensor, torch.Tensor]
 
     def logistic(target: torch.Tensor, out_dim: int) -> Fit:
         def fit(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:
-            return fit_linear(x[rows], lambda out: F.cross_entropy(out, target[rows]), out_dim=out_dim, l2=l2,
+            rows_target = target[rows]  # once per fit, not once per L-BFGS evaluation
+            return fit_linear(x[rows], lambda out: F.cross_entropy(out, rows_target), out_dim=out_dim, l2=l2,
                               init=init)
         return fit
 
@@ -178,7 +178,7 @@ def fit_cv_heads(heads: ProbeHeads, train: Embedded, *, k: int, seed: int,
         return float(azimuth_error_deg(coding.decode(out.float()), azimuth[rows]).mean())
 
     fit_class = logistic(label, heads.n_classes)
-    fit_direction = ridge if coding.kind == "regression" else logistic(direction_class, coding.out_dim)
+    fit_direction = ridge if coding.kind == "regression" else logistic(coding.bin_index(azimuth), coding.out_dim)
     cv_acc = cross_validate(x, folds, fit=fit_class, score=class_score, grid=grid)
     cv_az = cross_validate(x, folds, fit=fit_direction, score=direction_score, grid=grid)
     best_c, best_d = _choose(cv_acc, maximise=True), _choose(cv_az, maximise=False)
