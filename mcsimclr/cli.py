@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate a small synthetic data set, pretrain the encoder without labels, evaluate it (linear "
         "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning) and print the "
         "paper-style table, then the margin of the pretrained encoder's linear probe over a random encoder's "
-        "(paired over the test clips, with standard errors). 9 to 10 minutes on 2 CPU cores; no download.",
+        "(paired over the test clips, with standard errors). About 9 minutes on 2 CPU cores; no download.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
         "--device cuda --out runs/demo-big", formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")

@@ -45,22 +45,23 @@ class DemoPlan:
 
     @classmethod
     def full(cls, scale: float = 1.0) -> DemoPlan:
-        """The demo (9 to 10 minutes on 2 CPU cores at scale 1); ``scale`` multiplies clips and stage times.
+        """The demo (about 9 minutes on 2 CPU cores at scale 1); ``scale`` multiplies clips and stage times.
 
-        Many unlabelled clips seen few times each: on the demo data, 1,800 clips x 4 epochs gave the linear probe
-        more class accuracy and less azimuth error than 600 clips x 10 epochs at about the same cost; more epochs
-        of the 1,800 helped both (4, 6, 8 epochs on seed 0), so the budget goes to pretraining: 6 epochs, the kNN
-        monitor once (after the last epoch; it only reports), and evaluation windows at a 1 s hop instead of
-        0.5 s (half the windows to embed; docs/results.md)."""
+        Many unlabelled clips seen many times each: on the demo data, 1,800 clips x 4 epochs gave the linear probe
+        more class accuracy and less azimuth error than 600 clips x 10 epochs at about the same cost, and more
+        passes over the 1,800 helped both, so the budget goes to pretraining passes: 14 epochs of 0.5 s crops
+        (``configs/pretrain/demo.yaml``; a step costs 0.4x one of 1 s crops, and 14 epochs of them beat 6 of
+        1 s on both heads), the kNN monitor once (after the last epoch; it only reports), and evaluation windows
+        at a 1 s hop instead of 0.5 s (half the windows to embed; docs/results.md)."""
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}")
 
         def n(x: int) -> int:
             return max(round(x * scale), 24)
 
-        return cls(noisy_train=n(1800), clean_train=n(300), test=n(800), pretrain_epochs=6, linear_epochs=100,
-                   finetune_epochs=15, val_clips=max(round(60 * scale), 8), eval_hop_seconds=1.0, monitor_every=6,
-                   expected_seconds=(75.0 * scale, 300.0 * scale, 175.0 * scale, 2.0))
+        return cls(noisy_train=n(1800), clean_train=n(300), test=n(800), pretrain_epochs=14, linear_epochs=100,
+                   finetune_epochs=15, val_clips=max(round(60 * scale), 8), eval_hop_seconds=1.0, monitor_every=14,
+                   expected_seconds=(75.0 * scale, 265.0 * scale, 175.0 * scale, 2.0))
 
     @classmethod
     def quick(cls) -> DemoPlan:

@@ -42,8 +42,8 @@ class StopAfterEpochs(L.Callback):
 
 
 class KNNMonitor(L.Callback):
-    """Each ``every_n_epochs``: embed a labelled train and test split (centre 1 s crop, encoder in eval mode, no
-    gradient) and log the kNN class accuracy ``monitor/knn_acc`` (%) and azimuth error ``monitor/knn_az_err``
+    """Each ``every_n_epochs``: embed a labelled train and test split (centre crop of ``crop_samples``, encoder in eval
+    mode, no gradient) and log the kNN class accuracy ``monitor/knn_acc`` (%) and azimuth error ``monitor/knn_az_err``
     (degrees). The encoder's training state is restored afterwards."""
 
     def __init__(self, *, train: str, test: str, crop_samples: int, k: int = 10, max_clips: int = 2000,
