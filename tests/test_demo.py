@@ -74,6 +74,15 @@ def test_demo_finds_its_configs_from_any_directory(tmp_path, monkeypatch):
         config_file("configs/none.yaml")
 
 
+def test_full_plan_runs_the_knn_monitor_once_after_the_last_epoch():
+    plan = DemoPlan.full()
+    assert plan.monitor_every is None
+    overrides = plan.pretrain_schedule_overrides()
+    assert f"optim.epochs={plan.pretrain_epochs}" in overrides
+    assert f"monitor.every_n_epochs={plan.pretrain_epochs}" in overrides
+    assert "monitor.every_n_epochs=1" in DemoPlan.quick().pretrain_schedule_overrides()
+
+
 def test_plan_scales_and_rejects_bad_scale():
     assert DemoPlan.full(2.0).noisy_train == 2 * DemoPlan.full().noisy_train
     with pytest.raises(ValueError, match="scale must be > 0"):

@@ -19,7 +19,7 @@ class DemoPlan:
             cross-validation over all labelled clips, docs/evaluation.md); ``linear_epochs`` applies to ``sgd``.
         eval_hop_seconds: hop of the probes' evaluation windows (``data.eval_hop_seconds``; ``None``: the probe
             config's).
-        monitor_every: the pretraining's kNN monitor runs every this many epochs.
+        monitor_every: the pretraining's kNN monitor runs every this many epochs (``None``: once, after the last).
         pretrain_batch, probe_batch: batch sizes.
         simulate_config, pretrain_config, probe_config: YAML files under ``configs/``.
         expected_seconds: rough duration of each stage on a 2-core CPU, for the progress display.
@@ -35,7 +35,7 @@ class DemoPlan:
     pretrain_warmup: int = 1
     linear_solver: str = "cv"
     eval_hop_seconds: float | None = None
-    monitor_every: int = 1
+    monitor_every: int | None = 1
     pretrain_batch: int = 64
     probe_batch: int = 32
     simulate_config: str = "configs/simulate/demo.yaml"
@@ -60,7 +60,7 @@ class DemoPlan:
             return max(round(x * scale), 24)
 
         return cls(noisy_train=n(1800), clean_train=n(300), test=n(800), pretrain_epochs=14, linear_epochs=100,
-                   finetune_epochs=15, val_clips=max(round(60 * scale), 8), eval_hop_seconds=1.0, monitor_every=14,
+                   finetune_epochs=15, val_clips=max(round(60 * scale), 8), eval_hop_seconds=1.0, monitor_every=None,
                    expected_seconds=(75.0 * scale, 265.0 * scale, 175.0 * scale, 2.0))
 
     @classmethod
@@ -74,3 +74,10 @@ class DemoPlan:
         return [f"seed={seed}", f"source.synthetic.seed={seed}",
                 f"source.synthetic.splits={{noisy_train: {self.noisy_train}, clean_train: {self.clean_train}, "
                 f"test: {self.test}}}"]
+
+    def pretrain_schedule_overrides(self) -> list[str]:
+        """The pretraining config's epochs, warm-up, batch and kNN monitor interval for this plan."""
+        return [f"optim.epochs={self.pretrain_epochs}",
+                f"optim.warmup_epochs={min(self.pretrain_warmup, self.pretrain_epochs)}",
+                f"optim.batch_size={self.pretrain_batch}",
+                f"monitor.every_n_epochs={self.monitor_every or self.pretrain_epochs}"]

@@ -95,10 +95,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     pre = load_config(PretrainConfig, configs["pretrain"], [
         f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}",
         f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
-        f"optim.epochs={plan.pretrain_epochs}",
-        f"optim.warmup_epochs={min(plan.pretrain_warmup, plan.pretrain_epochs)}",
-        f"optim.batch_size={plan.pretrain_batch}", f"monitor.every_n_epochs={plan.monitor_every}",
-        f"trainer.accelerator={accelerator}", f"trainer.precision='{precision}'"])
+        *plan.pretrain_schedule_overrides(), f"trainer.accelerator={accelerator}",
+        f"trainer.precision='{precision}'"])
     run_dir = pretrain(pre)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     stages.end(1)
