@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import mcsimclr
-from mcsimclr.cli_args import config_or_exit_code, parse_with_overrides
+from mcsimclr.core.cli_args import config_or_exit_code, parse_with_overrides
+from mcsimclr.core.device import DEVICE_POLICY
+from mcsimclr.core.errors import DataError, DeviceError
 
 PRETRAIN_EXAMPLES = """examples:
   mcsimclr pretrain --config configs/pretrain/paper.yaml data.train=data/fsd/noisy_train.h5 \\
@@ -53,13 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         "pretrain", help="contrastive pretraining of the encoder (Lightning; GPU, several GPUs/nodes with DDP)",
         description="Pretrain the CRNN encoder with NT-Xent on pairs of crops of unlabelled clips. Writes "
         "OUT_DIR/config.yaml, OUT_DIR/checkpoints/{last,best}.ckpt (self-describing: mcsimclr.load_encoder), "
-        "OUT_DIR/metrics.csv and, unless log.wandb=false, an offline wandb run in OUT_DIR/wandb.",
+        "OUT_DIR/metrics.csv and, unless log.wandb=false, an offline wandb run in OUT_DIR/wandb. " + DEVICE_POLICY,
         epilog=PRETRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     pre.add_argument("--config", type=Path, help="YAML config (configs/pretrain/*.yaml)")
     pre.add_argument("--resume", action="store_true",
                      help="continue the run in out_dir from checkpoints/last.ckpt (same step, same state)")
     pre.add_argument("--allow-cpu", action="store_true",
-                     help="train on the CPU when the config asks for a GPU and none is available")
+                     help="train on the CPU (float32) when the config asks for a GPU and none is available")
     pre.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     pre.add_argument("overrides", nargs="*", metavar="key.path=value",
                      help="config overrides, e.g. optim.batch_size=256 augment.mixup.enabled=false")
@@ -69,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate a small synthetic data set, pretrain the encoder without labels, evaluate it (linear "
         "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning) and print the "
         "paper-style table, then the margin of the pretrained encoder's linear probe over a random encoder's "
-        "(paired over the test clips, with standard errors). About 9 minutes on 2 CPU cores; no download.",
+        "(paired over the test clips, with standard errors). About 9 minutes on 2 CPU cores; no download. "
+        + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
         "--device cuda --out runs/demo-big", formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")
@@ -77,14 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="multiply clip counts and stage times (default 1)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data, the pretraining and the probes")
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                      help="auto: a CUDA GPU if there is one")
+                      help="auto: a CUDA GPU if there is one; cuda without CUDA is an error")
     demo.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
     probe = sub.add_parser(
         "probe", help="evaluate an encoder: linear probe, fine-tuning, label fractions, random/scratch baselines",
         description="Train heads for event class and azimuth on the labelled split (data.train minus "
         "data.val_clips validation clips; the epoch is selected on those), then score the test split. Writes a "
         "result directory (metrics JSON, resolved config, plots) that `mcsimclr report` collects. Protocols: "
-        "docs/evaluation.md.", epilog=PROBE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "docs/evaluation.md. " + DEVICE_POLICY, epilog=PROBE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("--config", type=Path, help="YAML config (configs/probe/*.yaml); without it, the defaults")
     probe.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear"],
                        help="protocol (config key: mode)")
@@ -98,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--out", help="result directory (config key: out_dir; may use {mode} {fraction} {seed} "
                        "{setting})")
     probe.add_argument("--overwrite", action="store_true", help="replace an existing result in the directory")
+    probe.add_argument("--allow-cpu", action="store_true",
+                       help="run on the CPU (float32) when the config asks for a GPU and none is available")
     probe.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     probe.add_argument("overrides", nargs="*", metavar="key.path=value",
                        help="config overrides, e.g. data.train=data/fsd/clean_train.h5 heads.direction=bins")
@@ -129,7 +135,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from mcsimclr.checkpoint import CheckpointError
-    from mcsimclr.data.data_info import DataError
     from mcsimclr.demo.plan import DemoPlan
     from mcsimclr.demo.run import DemoError, run_demo
     from mcsimclr.pretrain.run import RunError
@@ -138,7 +143,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         plan = DemoPlan.quick() if args.quick else DemoPlan.full(args.scale)
         run_demo(out=args.out, plan=plan, seed=args.seed, device=args.device, overwrite=args.overwrite)
-    except (DemoError, DataError, RunError, ProbeError, CheckpointError, ValueError) as err:
+    except (DemoError, DataError, DeviceError, RunError, ProbeError, CheckpointError, ValueError) as err:
         print(f"mcsimclr demo: error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -146,7 +151,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from mcsimclr.checkpoint import CheckpointError
-    from mcsimclr.data.data_info import DataError
     from mcsimclr.pretrain.config import PretrainConfig
     from mcsimclr.pretrain.run import RunError, pretrain
 
@@ -156,7 +160,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         return config
     try:
         out = pretrain(config, resume=args.resume, allow_cpu=args.allow_cpu)
-    except (DataError, RunError, CheckpointError) as err:
+    except (DataError, DeviceError, RunError, CheckpointError) as err:
         print(f"mcsimclr pretrain: error: {err}", file=sys.stderr)
         return 2
     print(f"mcsimclr pretrain: done; checkpoints in {out / 'checkpoints'}, logs in {out / 'metrics.csv'}")
@@ -165,7 +169,6 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from mcsimclr.checkpoint import CheckpointError
-    from mcsimclr.data.data_info import DataError
     from mcsimclr.probe.config import ProbeConfig
     from mcsimclr.probe.run import ProbeError, run_probe
 
@@ -180,8 +183,8 @@ def _probe(args: argparse.Namespace) -> int:
         return config
     _log_to_stderr("mcsimclr.probe")
     try:
-        outcome = run_probe(config, overwrite=args.overwrite)
-    except (DataError, ProbeError, CheckpointError) as err:
+        outcome = run_probe(config, overwrite=args.overwrite, allow_cpu=args.allow_cpu)
+    except (DataError, DeviceError, ProbeError, CheckpointError) as err:
         print(f"mcsimclr probe: error: {err}", file=sys.stderr)
         return 2
     m = outcome.metrics

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from mcsimclr.config import load_config
+from mcsimclr.core.config import load_config
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models import crnn
 from mcsimclr.pretrain.callbacks import seconds_to_samples

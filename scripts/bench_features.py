@@ -32,8 +32,8 @@ import scipy.ndimage
 import torch
 
 from mcsimclr.augment import AugmentConfig, SimCLRViews, array_symmetries
+from mcsimclr.core.array import ARRAY_PRESETS
 from mcsimclr.features import SpatialFeatures, mel_filterbank
-from simulate.geometry import ARRAY_PRESETS
 
 SAMPLE_RATE = 24000
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from mcsimclr.augment.simclr_views import SimCLRViews
-from mcsimclr.config import load_config
+from mcsimclr.core.array import ARRAY_PRESETS
+from mcsimclr.core.config import load_config
 from mcsimclr.data.crops import draw_starts, gather_crops
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.losses.ntxent import NTXentLoss
@@ -31,7 +32,6 @@ from mcsimclr.models.crnn import CRNNEncoder
 from mcsimclr.models.projection_head import ProjectionHead
 from mcsimclr.pretrain.callbacks import seconds_to_samples
 from mcsimclr.pretrain.config import PretrainConfig
-from simulate.geometry import ARRAY_PRESETS
 
 NOISY_TRAIN_CLIPS = 15_813
 

@@ -23,11 +23,12 @@ import time
 
 import numpy as np
 
-from mcsimclr.config import load_config
+from mcsimclr.core.array import mic_offsets
+from mcsimclr.core.config import load_config
 from simulate.backends import backend_status, make_backend
 from simulate.build import build
 from simulate.config import RoomConfig, SimulateConfig
-from simulate.geometry import Scene, mic_offsets, sample_scene
+from simulate.geometry import Scene, sample_scene
 from simulate.rt60 import measure_rt60_mics
 
 

@@ -25,12 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-import mcsimclr
-from mcsimclr.config import dump_yaml
-from simulate.backends import backend_class, make_backend
-from simulate.config import SimulateConfig
-from simulate.geometry import check_feasible, mic_offsets
-from simulate.h5schema import (
+from mcsimclr.core.array import mic_offsets
+from mcsimclr.core.config import dump_yaml
+from mcsimclr.core.h5schema import (
     AZIMUTH_CONVENTION,
     FORMAT_NAME,
     PER_CLIP_FIELDS,
@@ -39,6 +36,10 @@ from simulate.h5schema import (
     string_array,
     write_split_file,
 )
+from simulate import SIMULATOR_VERSION
+from simulate.backends import backend_class, make_backend
+from simulate.config import SimulateConfig
+from simulate.geometry import check_feasible
 from simulate.sources import ClipRef, SourceSet, make_source
 from simulate.spatialize import spatialize_block
 
@@ -50,9 +51,14 @@ class BuildError(RuntimeError):
 
 
 def config_digest(config: SimulateConfig) -> tuple[str, str]:
-    """The resolved config as YAML, and a digest of it with the package and schema versions."""
+    """The resolved config as YAML, and a digest of it with the simulator's own version and the schema version.
+
+    The ML package's version (``mcsimclr.__version__``) is not part of it: releasing a new model or probe does not
+    make an unfinished build stale. (The key keeps its ``package=`` label so that digests, and the files that store
+    them, stay what they were when the label held the package's version, also ``0.1.0``.)
+    """
     text = dump_yaml(config)
-    key = f"{text}\npackage={mcsimclr.__version__}\nschema={SCHEMA_VERSION}\n"
+    key = f"{text}\npackage={SIMULATOR_VERSION}\nschema={SCHEMA_VERSION}\n"
     return text, hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -293,7 +299,7 @@ def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, sou
         "azimuth_convention": AZIMUTH_CONVENTION,
         "config_yaml": config_yaml,
         "config_sha256": digest,
-        "package_version": mcsimclr.__version__,
+        "package_version": SIMULATOR_VERSION,
         "audio_dtype": config.output.audio_dtype,
         "keep_tail": config.output.keep_tail,
         "peak": config.output.peak,

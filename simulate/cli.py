@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from mcsimclr.cli_args import config_or_exit_code, parse_with_overrides
+from mcsimclr.core.cli_args import config_or_exit_code, parse_with_overrides
 
 EXAMPLES = """examples:
   simulate build --config configs/simulate/demo.yaml --out data/demo --workers 2

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mcsimclr.core.array import ArrayConfig
+
 Range = tuple[float, float]
 
 
@@ -49,36 +51,6 @@ class RoomConfig:
             raise ValueError(f"speed_of_sound must be > 0, got {self.speed_of_sound}")
         if self.placement_tries < 1:
             raise ValueError(f"placement_tries must be >= 1, got {self.placement_tries}")
-
-
-@dataclass
-class ArrayConfig:
-    """The microphone array: a named preset, or ``custom`` with explicit positions.
-
-    ``mic_positions`` are offsets from the array centre in metres, ``(x, y, z)`` per mic, in the room's
-    axes. Presets: ``circular4`` (the paper's 4 mics on a horizontal circle of 0.1 m diameter),
-    ``circular6``, ``circular8`` (same diameter) and ``tetrahedral`` (DCASE/Eigenmike-style, radius 4.2 cm).
-    """
-
-    geometry: str = "circular4"
-    mic_positions: list[tuple[float, float, float]] | None = None
-
-    def __post_init__(self) -> None:
-        from simulate.geometry import ARRAY_PRESETS
-
-        if self.geometry == "custom":
-            if not self.mic_positions or len(self.mic_positions) < 2:
-                raise ValueError("geometry 'custom' needs mic_positions with at least 2 microphones")
-        elif self.geometry not in ARRAY_PRESETS:
-            raise ValueError(
-                f"unknown array geometry {self.geometry!r}; choose one of "
-                f"{', '.join(sorted(ARRAY_PRESETS))} or 'custom' with mic_positions"
-            )
-        elif self.mic_positions is not None:
-            raise ValueError(
-                f"mic_positions is given but geometry is the preset {self.geometry!r}; "
-                "set geometry: custom to use explicit positions"
-            )
 
 
 @dataclass

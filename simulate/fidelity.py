@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
+from mcsimclr.core.array import direction_of, mic_offsets
 from simulate.backends import BackendUnavailable, backend_status, make_backend
 from simulate.config import BackendConfig, RoomConfig, SimulateConfig
-from simulate.geometry import Scene, direction_of, mic_offsets, sample_scene
+from simulate.geometry import Scene, sample_scene
 from simulate.rt60 import measure_rt60_mics
 
 # The direct sound: +-2.5 ms around its geometric arrival (the usual DRR window).
@@ -286,7 +287,7 @@ def format_markdown(report: FidelityReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mcsimclr.config import load_config
+    from mcsimclr.core.config import load_config
 
     parser = argparse.ArgumentParser(prog="python -m simulate.fidelity", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -13,48 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulate.config import ArrayConfig, RoomConfig
-
-
-def circular_array(n_mics: int, diameter: float) -> np.ndarray:
-    """Mic offsets ``(n_mics, 3)`` of a horizontal uniform circle, mic 0 on +x, counter-clockwise."""
-    angles = 2.0 * np.pi * np.arange(n_mics) / n_mics
-    radius = diameter / 2.0
-    xy = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    xy[np.abs(xy) < 1e-12] = 0.0  # exact zeros on the axes, so presets print and compare cleanly
-    return np.concatenate([radius * xy, np.zeros((n_mics, 1))], axis=1)
-
-
-def _tetrahedral(radius: float) -> np.ndarray:
-    # DCASE SELD "MIC" format (Eigenmike em32 capsules 6, 10, 26, 22): (azimuth, elevation) in degrees.
-    dirs = np.radians([[45.0, 35.0], [-45.0, -35.0], [135.0, -35.0], [-135.0, 35.0]])
-    az, el = dirs[:, 0], dirs[:, 1]
-    return radius * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
-
-
-ARRAY_PRESETS: dict[str, np.ndarray] = {
-    "circular4": circular_array(4, 0.1),
-    "circular6": circular_array(6, 0.1),
-    "circular8": circular_array(8, 0.1),
-    "tetrahedral": _tetrahedral(0.042),
-}
-
-
-def mic_offsets(config: ArrayConfig) -> np.ndarray:
-    """Mic offsets from the array centre ``(n_mics, 3)`` in metres, for a preset or custom geometry."""
-    if config.geometry == "custom":
-        assert config.mic_positions is not None
-        return np.asarray(config.mic_positions, dtype=np.float64)
-    return ARRAY_PRESETS[config.geometry].copy()
-
-
-def direction_of(source: np.ndarray, array_center: np.ndarray) -> tuple[float, float, float]:
-    """Azimuth (deg, (-180, 180]), elevation (deg) and distance (m) of ``source`` seen from ``array_center``."""
-    d = np.asarray(source, dtype=np.float64) - np.asarray(array_center, dtype=np.float64)
-    distance = float(np.linalg.norm(d))
-    azimuth = math.degrees(math.atan2(d[1], d[0]))
-    elevation = math.degrees(math.asin(d[2] / distance)) if distance > 0 else 0.0
-    return azimuth, elevation, distance
+from mcsimclr.core.errors import GeometryError
+from simulate.config import RoomConfig
 
 
 def sabine_absorption(rt60: float, dims: np.ndarray, *, speed_of_sound: float) -> float:
@@ -85,10 +45,6 @@ class Scene:
     source_pos: np.ndarray  # (3,)
     array_center: np.ndarray  # (3,)
     mic_positions: np.ndarray  # (n_mics, 3)
-
-
-class GeometryError(ValueError):
-    """Placement constraints that cannot be met (room too small for the array and margins)."""
 
 
 def _placement_box(dims: np.ndarray, margin: float, extent_lo: np.ndarray, extent_hi: np.ndarray,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulate.h5schema import SpatialClipsFile
+from mcsimclr.core.h5schema import SpatialClipsFile
 
 
 def text_histogram(values: np.ndarray, edges: np.ndarray, *, width: int = 40, unit: str = "") -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from simulate.h5schema import AUDIO_SLAB_SAMPLES, PER_CLIP_FIELDS, SpatialClipsFile, publish, write_split_file
+from mcsimclr.core.h5schema import AUDIO_SLAB_SAMPLES, PER_CLIP_FIELDS, SpatialClipsFile, publish, write_split_file
 
 SHARD_ATTRS = ("shard_index", "shard_count", "clip_start", "clip_stop", "listing_clips")
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import fftconvolve
 
+from mcsimclr.core.array import direction_of
 from simulate.backends import RIRBackend
 from simulate.config import SimulateConfig
-from simulate.geometry import direction_of, sample_scene
+from simulate.geometry import sample_scene
 from simulate.rt60 import measure_rt60_mics
 from simulate.sources import ClipRef, SourceError, SourceSet
 

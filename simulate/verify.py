@@ -1,4 +1,4 @@
-"""``simulate verify``: check a split file against the schema (simulate/h5schema.py, docs/dataset.md)."""
+"""``simulate verify``: check a split file against the schema (mcsimclr/core/h5schema.py, docs/dataset.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from simulate.h5schema import FORMAT_NAME, PER_CLIP_FIELDS, REQUIRED_ATTRS, SCHEMA_VERSION
+from mcsimclr.core.h5schema import FORMAT_NAME, PER_CLIP_FIELDS, REQUIRED_ATTRS, SCHEMA_VERSION
 
 _KINDS = {"int64": "i", "int32": "i", "float32": "f", "float64": "f", "str": "O"}
 
@@ -122,7 +122,7 @@ def _check_audio(f: h5py.File) -> list[str]:
 def _check_config(f: h5py.File) -> list[str]:
     import yaml
 
-    from mcsimclr.config import ConfigError, from_dict
+    from mcsimclr.core.config import ConfigError, from_dict
     from simulate.config import SimulateConfig
 
     try:

@@ -23,9 +23,9 @@ from mcsimclr.augment import (
     random_partners,
 )
 from mcsimclr.augment.pitch_shift import frequency_scaling_matrix
-from mcsimclr.config import ConfigError, dump_yaml, from_dict, load_config
+from mcsimclr.core.array import ARRAY_PRESETS
+from mcsimclr.core.config import ConfigError, dump_yaml, from_dict, load_config
 from mcsimclr.features import SpatialFeatures
-from simulate.geometry import ARRAY_PRESETS
 
 CIRCULAR4 = ARRAY_PRESETS["circular4"]
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -18,11 +18,12 @@ import pytest
 import torch
 from scipy.signal import fftconvolve
 
+from mcsimclr.core.array import ARRAY_PRESETS, direction_of
 from simulate.backends import BACKENDS, BackendUnavailable, backend_status, make_backend
 from simulate.cli import main
 from simulate.config import RoomConfig
 from simulate.convolve import convolve_clips, fft_convolve, fft_length
-from simulate.geometry import ARRAY_PRESETS, Scene, direction_of, sample_scene
+from simulate.geometry import Scene, sample_scene
 from simulate.rt60 import measure_rt60_mics
 from simulate.spatialize import convolve_block
 

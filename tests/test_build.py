@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mcsimclr.core.h5schema import SpatialClipsFile
 from simulate.cli import main
-from simulate.h5schema import SpatialClipsFile
 from simulate.verify import verify_file
 
 TINY = "configs/simulate/tiny.yaml"
@@ -132,6 +132,24 @@ def test_unfinished_work_from_another_config_is_not_mixed_in(tmp_path, capsys):
     assert main([*args, "--overwrite"]) == 0
     with SpatialClipsFile(tmp_path / "test.h5") as clips:
         assert clips.config()["seed"] == 9
+
+
+def test_ml_package_version_does_not_make_unfinished_work_stale(tmp_path, reference, monkeypatch, capsys):
+    """The resume digest is the simulator's (simulate.SIMULATOR_VERSION + schema), not mcsimclr.__version__."""
+    import mcsimclr
+    import simulate.build
+
+    _interrupt(tmp_path, signal.SIGKILL)
+    assert not (tmp_path / "test.h5").exists()
+    args = ["build", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT]
+    monkeypatch.setattr(simulate.build, "SIMULATOR_VERSION", "999.0")  # a new simulator: the work is stale
+    assert main(args) == 2
+    assert "unfinished build from a different config" in capsys.readouterr().err
+    monkeypatch.setattr(simulate.build, "SIMULATOR_VERSION", simulate.SIMULATOR_VERSION)
+    monkeypatch.setattr(mcsimclr, "__version__", "999.0")  # a new ML package alone: the work resumes
+    assert main(args) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert sha(tmp_path / "test.h5") == sha(reference)
 
 
 def _write_folder(root: Path, bad: dict[str, np.ndarray | bytes] | None = None) -> Path:

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from mcsimclr.augment import ChannelSwap, array_symmetries, wrap_degrees
+from mcsimclr.core.array import ARRAY_PRESETS, direction_of
 from mcsimclr.features import SpatialFeatures, gcc_lags, mic_pairs
-from simulate.geometry import ARRAY_PRESETS, direction_of
 
 CIRCULAR4 = ARRAY_PRESETS["circular4"]
 FS = 24000

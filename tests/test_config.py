@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from mcsimclr.config import ConfigError, dump_yaml, from_dict, load_config
+from mcsimclr.core.config import ConfigError, dump_yaml, from_dict, load_config
 from simulate.config import SimulateConfig
 
 

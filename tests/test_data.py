@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from mcsimclr.core.h5schema import SpatialClipsFile
 from mcsimclr.data import ClipsDataset, ClipStore, choose_data_mode, draw_starts, gather_crops, pad_collate
 from simulate.cli import main
-from simulate.h5schema import SpatialClipsFile
 
 CROP = 8000  # 0.5 s at 16 kHz: tiny.yaml clips are 0.3-1.5 s, so some are shorter than a crop
 

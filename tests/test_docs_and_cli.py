@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulate.h5schema import REQUIRED_ATTRS, describe_schema
+from mcsimclr.core.h5schema import REQUIRED_ATTRS, describe_schema
 
 
 def test_dataset_doc_lists_every_field_and_attribute():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mcsimclr.config import ConfigError, from_dict, load_config
+from mcsimclr.core.config import ConfigError, from_dict, load_config
 from mcsimclr.features import FeatureConfig, SpatialFeatures, gcc_lags, hz_to_mel, mel_filterbank, mel_to_hz
 from mcsimclr.features.spatial_features import CPU_CHUNK
 

@@ -8,11 +8,11 @@ import numpy as np
 import pyroomacoustics as pra
 import pytest
 
-from mcsimclr.config import load_config
+from mcsimclr.core.array import ARRAY_PRESETS
+from mcsimclr.core.config import load_config
 from simulate.backends import make_backend
 from simulate.config import BackendConfig, RoomConfig, SimulateConfig
 from simulate.fidelity import format_markdown, main, room_metrics, run_fidelity, sample_rooms
-from simulate.geometry import ARRAY_PRESETS
 from simulate.rt60 import measure_rt60
 from simulate.tail import DiffuseTail, image_order_for_time
 

@@ -7,16 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulate.config import ArrayConfig, RoomConfig
-from simulate.geometry import (
-    ARRAY_PRESETS,
-    GeometryError,
-    check_feasible,
-    direction_of,
-    mic_offsets,
-    sabine_rt60,
-    sample_scene,
-)
+from mcsimclr.core.array import ARRAY_PRESETS, ArrayConfig, direction_of, mic_offsets
+from mcsimclr.core.errors import GeometryError
+from simulate.config import RoomConfig
+from simulate.geometry import check_feasible, sabine_rt60, sample_scene
 
 
 @settings(max_examples=300, deadline=None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcsimclr.config import load_config
+from mcsimclr.core.array import ARRAY_PRESETS
+from mcsimclr.core.config import load_config
 from simulate.backends import BACKENDS, BackendSpec, BackendUnavailable, make_backend
 from simulate.config import RoomConfig, SimulateConfig
-from simulate.geometry import ARRAY_PRESETS, sample_scene
+from simulate.geometry import sample_scene
 from simulate.spatialize import spatialize_block
 
 FS = 16000

@@ -15,10 +15,10 @@ import torch
 import mcsimclr
 from mcsimclr.checkpoint import read_checkpoint
 from mcsimclr.cli import main
-from mcsimclr.config import load_config
+from mcsimclr.core.config import load_config
 from mcsimclr.data.data_info import DataError
 from mcsimclr.pretrain.config import PretrainConfig
-from mcsimclr.pretrain.run import RunError, pretrain, resolve_accelerator
+from mcsimclr.pretrain.run import pretrain
 from mcsimclr.pretrain.schedule import warmup_cosine
 from simulate.cli import main as simulate
 
@@ -163,17 +163,6 @@ def test_other_schema_version_and_other_array_are_refused(data, tmp_path):
                                              f"monitor.test={tmp_path / 'six' / 'test.h5'}"])
     with pytest.raises(DataError, match="array geometry 'circular6' with 6 mics does not match"):
         pretrain(cfg)
-
-
-def test_gpu_config_on_cpu_only_with_the_flag():
-    cfg = load_config(PretrainConfig, TINY, ["trainer.accelerator=gpu", "trainer.precision=bf16-mixed"])
-    if torch.cuda.is_available():
-        assert resolve_accelerator(cfg, allow_cpu=False) == ("gpu", "bf16-mixed")
-        return
-    with pytest.raises(RunError, match="--allow-cpu"):
-        resolve_accelerator(cfg, allow_cpu=False)
-    with pytest.warns(UserWarning, match="no GPU"):
-        assert resolve_accelerator(cfg, allow_cpu=True) == ("cpu", "32")
 
 
 def test_schedule_warms_up_then_decays_to_zero():

@@ -17,7 +17,7 @@ import torch
 import mcsimclr
 from mcsimclr.checkpoint import read_checkpoint
 from mcsimclr.cli import main
-from mcsimclr.config import load_config
+from mcsimclr.core.config import load_config
 from mcsimclr.data.clip_store import ClipStore
 from mcsimclr.probe.config import ProbeConfig
 from mcsimclr.probe.cv_linear import L2_GRID

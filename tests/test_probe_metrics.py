@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from mcsimclr.config import ConfigError, load_config
+from mcsimclr.core.config import ConfigError, load_config
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models.crnn import CRNNEncoder
 from mcsimclr.models.spatial_encoder import SpatialEncoder

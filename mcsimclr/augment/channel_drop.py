@@ -6,12 +6,12 @@ Without it the encoder tends to rely on one channel or a few; dropping channels 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import uniform
 
 
-class ChannelDrop(nn.Module):
+class ChannelDrop(BatchAugmentation):
     """Zero each channel of each example independently with probability ``p``; identity in eval mode.
 
     Args:
@@ -36,10 +36,11 @@ class ChannelDrop(nn.Module):
         """Zero the channels not kept: ``(batch, channels, frames, bins)``, ``keep (batch, channels)``."""
         return features * keep[:, :, None, None].to(features.dtype)
 
-    def forward(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, channels, frames, bins)`` -> the same; returns ``features`` itself in eval mode."""
-        if features.ndim != 4:
-            raise ValueError(f"ChannelDrop expects (batch, channels, frames, bins), got shape {tuple(features.shape)}")
-        if not self.training or self.p == 0.0:
-            return features
-        return self.apply(features, self.draw(*features.shape[:2], device=features.device, generator=generator))
+    def expected_shape(self, features: torch.Tensor) -> str | None:
+        return None if features.ndim == 4 else "(batch, channels, frames, bins)"
+
+    def is_identity(self) -> bool:
+        return self.p == 0.0
+
+    def draw_for(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(*features.shape[:2], device=features.device, generator=generator)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from mcsimclr.augment.array_symmetry import ArraySymmetry, array_symmetries, wrap_degrees
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import check_generator
 from mcsimclr.features.mic_pairs import pair_permutation
 
 
-class ChannelSwap(nn.Module):
+class ChannelSwap(BatchAugmentation):
     """Permute the microphones of each example by a random symmetry of the array; identity in eval mode.
 
     Args:
-        mic_positions: ``(mics, 3)`` positions or offsets in metres (e.g. ``simulate.geometry.ARRAY_PRESETS``).
+        mic_positions: ``(mics, 3)`` positions or offsets in metres (e.g. ``mcsimclr.core.array.ARRAY_PRESETS``).
         atol: distance (metres) under which two positions are the same, for finding the symmetries.
 
     ``symmetries[i]`` is symmetry ``i`` (``0`` is the identity); ``perms`` holds their permutations
@@ -75,9 +75,7 @@ class ChannelSwap(nn.Module):
         Returns:
             the same shape, ``out[b, ..., p, :] = waveforms[b, ..., perms[index[b], p], :]``.
         """
-        if waveforms.ndim not in (3, 4) or waveforms.shape[-2] != self.n_mics:
-            raise ValueError(f"ChannelSwap expects (batch, mics={self.n_mics}, samples) or "
-                             f"(batch, views, mics={self.n_mics}, samples), got shape {tuple(waveforms.shape)}")
+        self.check_shape(waveforms)
         if index.shape != (waveforms.shape[0],):
             raise ValueError(f"index must be (batch={waveforms.shape[0]},), got shape {tuple(index.shape)}")
         perm = self.perms[index]  # (batch, mics)
@@ -89,11 +87,13 @@ class ChannelSwap(nn.Module):
         samples = waveforms.shape[-1]
         return waveforms.reshape(-1, samples).index_select(0, rows).view(waveforms.shape)
 
-    def forward(self, waveforms: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Random symmetry per example (shapes as :meth:`apply`); returns ``waveforms`` itself in eval mode."""
-        if not self.training:
-            return waveforms
-        return self.apply(waveforms, self.draw(waveforms.shape[0], device=waveforms.device, generator=generator))
+    def expected_shape(self, waveforms: torch.Tensor) -> str | None:
+        if waveforms.ndim in (3, 4) and waveforms.shape[-2] == self.n_mics:
+            return None
+        return f"(batch, mics={self.n_mics}, samples) or (batch, views, mics={self.n_mics}, samples)"
+
+    def draw_for(self, waveforms: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(waveforms.shape[0], device=waveforms.device, generator=generator)
 
     def swap_with_azimuth(self, waveforms: torch.Tensor, azimuth_deg: torch.Tensor, *,
                           generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

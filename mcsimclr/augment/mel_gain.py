@@ -8,12 +8,12 @@ The Mel channels are in dB, so a gain is an added constant; the GCC-PHAT channel
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import uniform
 
 
-class MelGain(nn.Module):
+class MelGain(BatchAugmentation):
     """Add ``g ~ U[-max_db, max_db]`` dB to all Mel channels of each example; identity in eval mode.
 
     Args:
@@ -43,11 +43,13 @@ class MelGain(nn.Module):
         out[:, : self.n_mel_channels] += gain_db.to(features.dtype)[:, None, None, None]
         return out
 
-    def forward(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, channels, frames, bins)`` -> the same; returns ``features`` itself in eval mode."""
-        if features.ndim != 4 or features.shape[1] < self.n_mel_channels:
-            raise ValueError(f"MelGain expects (batch, channels >= {self.n_mel_channels}, frames, bins), "
-                             f"got shape {tuple(features.shape)}")
-        if not self.training or self.max_db == 0.0:
-            return features
-        return self.apply(features, self.draw(features.shape[0], device=features.device, generator=generator))
+    def expected_shape(self, features: torch.Tensor) -> str | None:
+        if features.ndim == 4 and features.shape[1] >= self.n_mel_channels:
+            return None
+        return f"(batch, channels >= {self.n_mel_channels}, frames, bins)"
+
+    def is_identity(self) -> bool:
+        return self.max_db == 0.0
+
+    def draw_for(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(features.shape[0], device=features.device, generator=generator)

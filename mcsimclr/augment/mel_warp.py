@@ -11,12 +11,12 @@ mic of a view, so level differences between mics are kept; the GCC-PHAT channels
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import uniform
 
 
-class MelWarp(nn.Module):
+class MelWarp(BatchAugmentation):
     """Shift the Mel axis by ``s ~ U[-max_shift_bins, max_shift_bins]`` bins and add a tilt of
     ``t ~ U[-max_tilt_db, max_tilt_db]`` dB across it, per example; identity in eval mode.
 
@@ -68,11 +68,13 @@ class MelWarp(nn.Module):
         out[:, : self.n_mel_channels] = x0 + frac[:, None, None, :] * (x1 - x0) + tilt[:, None, None, :]
         return out
 
-    def forward(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, channels, frames, bins)`` -> the same; returns ``features`` itself in eval mode."""
-        if features.ndim != 4 or features.shape[1] < self.n_mel_channels:
-            raise ValueError(f"MelWarp expects (batch, channels >= {self.n_mel_channels}, frames, bins), "
-                             f"got shape {tuple(features.shape)}")
-        if not self.training or (self.max_shift_bins == 0.0 and self.max_tilt_db == 0.0):
-            return features
-        return self.apply(features, self.draw(features.shape[0], device=features.device, generator=generator))
+    def expected_shape(self, features: torch.Tensor) -> str | None:
+        if features.ndim == 4 and features.shape[1] >= self.n_mel_channels:
+            return None
+        return f"(batch, channels >= {self.n_mel_channels}, frames, bins)"
+
+    def is_identity(self) -> bool:
+        return self.max_shift_bins == 0.0 and self.max_tilt_db == 0.0
+
+    def draw_for(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(features.shape[0], device=features.device, generator=generator)

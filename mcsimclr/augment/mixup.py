@@ -17,8 +17,8 @@ import math
 from typing import Literal
 
 import torch
-from torch import nn
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import check_generator, uniform
 
 # RMS below this counts as silence: such a target comes out all zeros (and never NaN).
@@ -44,7 +44,7 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=-1) / math.sqrt(x.shape[-1])
 
 
-class Mixup(nn.Module):
+class Mixup(BatchAugmentation):
     """Mix each clip with another clip of the batch at a small random weight; identity in eval mode.
 
     Args:
@@ -96,19 +96,23 @@ class Mixup(nn.Module):
         scale = torch.where(silent, 0.0, level / _rms(mixed)[:, None].clamp_min(SILENCE_RMS))
         return mixed.mul_(scale).view(shape)
 
-    def forward(self, waveforms: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, mics, samples)`` or ``(batch, views, mics, samples)`` -> the same shape.
+    def expected_shape(self, waveforms: torch.Tensor) -> str | None:
+        return None if waveforms.ndim in (3, 4) else "(batch, mics, samples) or (batch, views, mics, samples)"
 
-        Views are mixed independently: own partner (same view index) and own weight per example and view.
-        Returns ``waveforms`` itself in eval mode.
-        """
-        if waveforms.ndim not in (3, 4):
-            raise ValueError(f"Mixup expects (batch, mics, samples) or (batch, views, mics, samples), "
-                             f"got shape {tuple(waveforms.shape)}")
-        if not self.training or self.alpha == 0.0:
-            return waveforms
+    def is_identity(self) -> bool:
+        return self.alpha == 0.0
+
+    def draw_for(self, waveforms: torch.Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        views = waveforms.shape[1] if waveforms.ndim == 4 else 1
+        return self.draw(waveforms.shape[0], views, device=waveforms.device, generator=generator)
+
+    def apply(self, waveforms: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Mix ``(batch, mics, samples)`` or ``(batch, views, mics, samples)`` with the partners and weights of
+        :meth:`draw` (also in eval mode). Views are mixed independently: own partner (same view index) and own
+        weight per example and view."""
+        partner, weight = params
         x = waveforms if waveforms.ndim == 4 else waveforms[:, None]
-        partner, weight = self.draw(x.shape[0], x.shape[1], device=x.device, generator=generator)
         other = x[partner, torch.arange(x.shape[1], device=x.device)]  # other[b, v] = x[partner[b, v], v]
         out = self.mix(x, other, weight)
         return out if waveforms.ndim == 4 else out[:, 0]

@@ -8,12 +8,12 @@ whole modality per view (Mel with probability 0.2, else GCC with probability 0.2
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import uniform
 
 
-class ModalityDrop(nn.Module):
+class ModalityDrop(BatchAugmentation):
     """Per example: zero every Mel channel with prob. ``p_mel``, else every GCC channel with prob. ``p_gcc``.
 
     The two events exclusive, so a view always keeps one modality. Identity in eval mode.
@@ -49,11 +49,10 @@ class ModalityDrop(nn.Module):
         """Zero the channels not kept: ``(batch, channels, frames, bins)``, ``keep (batch, channels)``."""
         return features * keep[:, :, None, None].to(features.dtype)
 
-    def forward(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, channels, frames, bins)`` -> the same; returns ``features`` itself in eval mode."""
-        if features.ndim != 4 or features.shape[1] <= self.n_mel_channels:
-            raise ValueError(f"ModalityDrop expects (batch, channels > {self.n_mel_channels}, frames, bins), "
-                             f"got shape {tuple(features.shape)}")
-        if not self.training:
-            return features
-        return self.apply(features, self.draw(*features.shape[:2], device=features.device, generator=generator))
+    def expected_shape(self, features: torch.Tensor) -> str | None:
+        if features.ndim == 4 and features.shape[1] > self.n_mel_channels:
+            return None
+        return f"(batch, channels > {self.n_mel_channels}, frames, bins)"
+
+    def draw_for(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(*features.shape[:2], device=features.device, generator=generator)

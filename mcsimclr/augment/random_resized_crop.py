@@ -14,13 +14,13 @@ import math
 from typing import Literal
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from mcsimclr.augment.base import BatchAugmentation
 from mcsimclr.augment.draws import check_generator
 
 
-class RandomResizedCrop(nn.Module):
+class RandomResizedCrop(BatchAugmentation):
     """Crop a random box of each example's ``(frames, bins)`` maps and resize it back; identity in eval mode.
 
     Args:
@@ -90,11 +90,8 @@ class RandomResizedCrop(nn.Module):
         grid = F.affine_grid(theta, list(features.shape), align_corners=False)
         return F.grid_sample(features, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    def forward(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(batch, channels, frames, bins)`` -> the same; returns ``features`` itself in eval mode."""
-        if features.ndim != 4:
-            raise ValueError(f"RandomResizedCrop expects (batch, channels, frames, bins), "
-                             f"got shape {tuple(features.shape)}")
-        if not self.training:
-            return features
-        return self.apply(features, self.draw(features.shape[0], device=features.device, generator=generator))
+    def expected_shape(self, features: torch.Tensor) -> str | None:
+        return None if features.ndim == 4 else "(batch, channels, frames, bins)"
+
+    def draw_for(self, features: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.draw(features.shape[0], device=features.device, generator=generator)

@@ -15,9 +15,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from mcsimclr.core.h5schema import SpatialClipsFile
 from mcsimclr.data.clips_dataset import LABEL_FIELDS
 from mcsimclr.data.crops import draw_starts, gather_crops
-from simulate.h5schema import SpatialClipsFile
 
 log = logging.getLogger(__name__)
 

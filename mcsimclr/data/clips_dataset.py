@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from simulate.h5schema import SpatialClipsFile
+from mcsimclr.core.h5schema import SpatialClipsFile
 
 LABEL_FIELDS = ("label", "azimuth_deg", "elevation_deg", "distance_m", "rt60_measured", "rt60_target")
 

@@ -8,11 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from simulate.h5schema import FORMAT_NAME, SCHEMA_VERSION
-
-
-class DataError(ValueError):
-    """A data file that cannot be used for this run; the message names the file and what was expected."""
+from mcsimclr.core.errors import DataError
+from mcsimclr.core.h5schema import FORMAT_NAME, SCHEMA_VERSION
 
 
 @dataclass(frozen=True)

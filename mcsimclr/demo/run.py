@@ -17,9 +17,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from mcsimclr.config import load_config
+from mcsimclr.core.config import load_config
+from mcsimclr.core.device import resolve_device
 from mcsimclr.demo.plan import MODES, DemoPlan
 from mcsimclr.demo.stages import Stages
 
@@ -57,7 +56,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
             ``margin.json`` (the pretrained linear probe minus the random encoder's, see ``paired_margin``).
         plan: stage sizes (``DemoPlan.full(scale)`` or ``DemoPlan.quick()``).
         seed: seeds the data, the pretraining and the probes.
-        device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda``.
+        device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda`` (an error without CUDA): the device
+            policy of mcsimclr.core.device, in bf16 on a GPU and float32 on the CPU.
         overwrite: delete ``out`` first if it holds an earlier run.
     """
     from mcsimclr.pretrain.config import PretrainConfig
@@ -69,18 +69,17 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     from simulate.build import build
     from simulate.config import SimulateConfig
 
+    if device not in ("auto", "cpu", "cuda"):
+        raise DemoError(f"device must be auto, cpu or cuda, got {device!r}")
+    placement = resolve_device(accelerator="gpu" if device == "cuda" else device,
+                               precision="bf16-mixed", setting="--device cuda")
+    accelerator, precision = placement.accelerator, placement.precision
     configs = {name: config_file(getattr(plan, f"{name}_config")) for name in ("simulate", "pretrain", "probe")}
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise DemoError(f"{out} is not empty; pass --overwrite to replace it, or choose another --out")
         shutil.rmtree(out)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise DemoError("--device cuda: CUDA is not available on this machine")
-    accelerator = "gpu" if device == "cuda" else "cpu"
-    precision = "bf16-mixed" if device == "cuda" else "32"
     data = out / "data"
     stages = Stages(["simulate the synthetic data set", "pretrain the encoder (contrastive, no labels)",
                      "evaluate: linear probe, random-encoder probe, supervised from scratch, fine-tune",

@@ -60,7 +60,8 @@ class OptimConfig:
 
 @dataclass
 class TrainerConfig:
-    """Lightning Trainer settings. ``accelerator: gpu`` refuses to run without CUDA unless ``--allow-cpu``.
+    """Lightning Trainer settings. Device policy (mcsimclr.core.device): ``accelerator: gpu`` refuses to run without
+    CUDA unless ``--allow-cpu``; ``auto`` takes a GPU if there is one; precision applies on a GPU only.
 
     ``stop_after_epochs`` ends this invocation after that many epochs (e.g. to fit a cluster job's time limit);
     the schedule still spans ``optim.epochs``, and ``--resume`` continues where it stopped.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -13,7 +12,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from mcsimclr.checkpoint import read_checkpoint
-from mcsimclr.config import dump_yaml
+from mcsimclr.core.config import dump_yaml
+from mcsimclr.core.device import resolve_device
 from mcsimclr.data.data_info import DataError, check_compatible, read_data_info
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models.crnn import CRNNEncoder
@@ -30,22 +30,6 @@ class RunError(ValueError):
     """A run that cannot start as configured; the message says what to change."""
 
 
-def resolve_accelerator(config: PretrainConfig, *, allow_cpu: bool) -> tuple[str, str]:
-    """The accelerator and precision to use: a GPU if the config demands one, else a clear error."""
-    t = config.trainer
-    cuda = torch.cuda.is_available()
-    if t.accelerator == "gpu" and not cuda:
-        if not allow_cpu:
-            raise RunError("this config asks for a GPU (trainer.accelerator=gpu) and CUDA is not available; "
-                           "pass --allow-cpu to train on the CPU anyway (slow), or use a CPU config")
-        warnings.warn("no GPU: training on the CPU in float32 (--allow-cpu)", stacklevel=2)
-        return "cpu", "32"
-    accelerator = "gpu" if (t.accelerator == "auto" and cuda) else ("cpu" if t.accelerator == "auto" else
-                                                                      t.accelerator)
-    precision = t.precision if accelerator == "gpu" else "32"
-    return accelerator, precision
-
-
 def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = False) -> Path:
     """Run (or resume) pretraining; returns the run directory (``config.out_dir``).
 
@@ -53,7 +37,8 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
     ``mcsimclr.load_encoder``), ``metrics.csv`` (CSV logger) and ``wandb/`` (offline) if enabled.
 
     Raises:
-        DataError, RunError: bad data files, a config that does not fit the data, a missing GPU, ...
+        DataError, RunError: bad data files, a config that does not fit the data, ...
+        DeviceError: a GPU asked for and none here (mcsimclr.core.device.DEVICE_POLICY).
     """
     out = Path(config.out_dir)
     last = out / "checkpoints" / "last.ckpt"
@@ -73,7 +58,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
     if config.optim.batch_size * world > info.n_clips:
         raise DataError(f"batch_size {config.optim.batch_size} x {world} process(es) is larger than the "
                         f"{info.n_clips} clips of {info.path}; lower optim.batch_size or use more data")
-    accelerator, precision = resolve_accelerator(config, allow_cpu=allow_cpu)
+    placement = resolve_device(accelerator=config.trainer.accelerator, precision=config.trainer.precision,
+                               allow_cpu=allow_cpu)
+    accelerator, precision = placement.accelerator, placement.precision
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     crop = seconds_to_samples(config.data.crop_seconds, config.features.sample_rate)
@@ -141,4 +128,4 @@ def _plain(config_yaml: str) -> dict:
     return yaml.safe_load(config_yaml)
 
 
-__all__ = ["DataError", "RunError", "pretrain", "resolve_accelerator"]
+__all__ = ["DataError", "RunError", "pretrain"]

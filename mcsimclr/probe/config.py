@@ -155,7 +155,8 @@ class ProbeModelConfig:
 
 @dataclass
 class ProbeTrainerConfig:
-    """Where it runs. ``gpu`` without CUDA is an error; precision applies on a GPU only (CPU runs float32)."""
+    """Where it runs, by the policy of mcsimclr.core.device: ``auto`` a GPU if there is one; ``gpu`` without CUDA is
+    an error unless ``--allow-cpu``; precision applies on a GPU only (CPU runs float32)."""
 
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32", "bf16-mixed"] = "32"

@@ -20,7 +20,8 @@ import torch
 import mcsimclr
 from mcsimclr.augment.channel_swap import ChannelSwap
 from mcsimclr.checkpoint import load_encoder, read_checkpoint
-from mcsimclr.config import dump_yaml
+from mcsimclr.core.config import dump_yaml
+from mcsimclr.core.device import resolve_device
 from mcsimclr.data.data_info import DataError, DataInfo, check_compatible
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models.spatial_encoder import SpatialEncoder
@@ -56,18 +57,6 @@ class ProbeOutcome:
     metrics: dict
     encoder: SpatialEncoder
     heads: ProbeHeads
-
-
-def resolve_device(config: ProbeConfig) -> tuple[torch.device, torch.dtype | None]:
-    """The device and the autocast type (``None`` = float32) the config asks for; CPU runs are float32."""
-    t = config.trainer
-    cuda = torch.cuda.is_available()
-    if t.accelerator == "gpu" and not cuda:
-        raise ProbeError("this config asks for a GPU (trainer.accelerator=gpu) and CUDA is not available; set "
-                         "trainer.accelerator=cpu or auto")
-    device = torch.device("cuda" if t.accelerator == "gpu" or (t.accelerator == "auto" and cuda) else "cpu")
-    dtype = torch.bfloat16 if (device.type == "cuda" and t.precision == "bf16-mixed") else None
-    return device, dtype
 
 
 def _sha256_file(path: Path) -> str:
@@ -132,12 +121,15 @@ def resolve_out_dir(config: ProbeConfig, setting: str) -> Path:
                          "{seed} or {setting}") from err
 
 
-def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
+def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool = False) -> ProbeOutcome:
     """Run one probe and write its result directory (``metrics.json``, ``config.yaml``, ``history.csv``,
     ``predictions.csv``, ``model.pt``, PNG plots; see docs/evaluation.md).
 
+    ``allow_cpu``: run on the CPU when the config asks for a GPU and there is none (mcsimclr.core.device).
+
     Raises:
         ProbeError, DataError, CheckpointError: with a message saying what to change.
+        DeviceError: a GPU asked for and none here, without ``allow_cpu``.
     """
     started = time.perf_counter()
     if not config.data.train or not config.data.test:
@@ -159,7 +151,9 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False) -> ProbeOutcome:
     if (out / RESULT_FILE).exists() and not overwrite:
         raise ProbeError(f"{out} already holds a probe result ({RESULT_FILE}); pass --overwrite, or choose another "
                          "out_dir")
-    device, autocast_dtype = resolve_device(config)
+    placement = resolve_device(accelerator=config.trainer.accelerator, precision=config.trainer.precision,
+                               allow_cpu=allow_cpu)
+    device, autocast_dtype = placement.device, placement.autocast_dtype
     torch.manual_seed(config.seed)
     encoder = encoder.to(device)
     sample_rate = encoder.sample_rate

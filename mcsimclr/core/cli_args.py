@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from mcsimclr.config import ConfigError, dump_yaml, load_config
+from mcsimclr.core.config import ConfigError, dump_yaml, load_config
 
 T = TypeVar("T")
 
