@@ -79,24 +79,27 @@ def _free_onsets(busy: list[tuple[int, int]], *, length: int, total: int) -> lis
 
 
 def sample_schedule(rng: np.random.Generator, *, total_samples: int, clip_samples: Sequence[int],
-                    max_polyphony: int = MAX_POLYPHONY, tries: int = 100) -> list[ScheduledEvent]:
+                    max_polyphony: int = MAX_POLYPHONY, min_events: int | None = None,
+                    tries: int = 100) -> list[ScheduledEvent]:
     """Place one event per clip in a scene of ``total_samples``, at most ``max_polyphony`` at any instant.
 
     The events are placed in a random order, each at an onset uniform over the onsets where some track is free
     for its whole span (then the lowest free track). When an event finds no room, the whole schedule is
-    redrawn, at most ``tries`` times.
+    redrawn, at most ``tries`` times. With ``min_events``, the attempt that placed the most events is kept
+    when none placed them all, and the events without room are left out, as long as ``min_events`` remain.
 
     Args:
         rng: the scene's generator.
         total_samples: the scene's length.
         clip_samples: the length of each event in samples (``(events,)``), each ``1 .. total_samples``.
         max_polyphony: the cap, 1 .. 3.
+        min_events: the fewest events to place (default: all of them).
 
     Returns:
-        the events sorted by onset (then track).
+        the events placed, sorted by onset (then track); ``clip`` says which entry of ``clip_samples`` each is.
 
     Raises:
-        ScheduleError: the events cannot fit under the cap (named with the numbers).
+        ScheduleError: fewer than ``min_events`` (default all) events fit under the cap (named with the numbers).
         ValueError: a bad argument.
     """
     if not 1 <= max_polyphony <= MAX_POLYPHONY:
@@ -107,23 +110,33 @@ def sample_schedule(rng: np.random.Generator, *, total_samples: int, clip_sample
     for i, n in enumerate(lengths):
         if not 1 <= n <= total_samples:
             raise ScheduleError(f"event {i} lasts {n} samples; it must be 1 .. {total_samples} (the scene's length)")
-    if sum(lengths) > max_polyphony * total_samples:
+    need = len(lengths) if min_events is None else min_events
+    if not 0 <= need <= len(lengths):
+        raise ValueError(f"min_events must be 0 .. {len(lengths)} (the events given), got {min_events}")
+    shortest = sum(sorted(lengths)[:need])
+    if shortest > max_polyphony * total_samples:
+        what = f"{need} events" if need == len(lengths) else f"the {need} shortest of {len(lengths)} events"
         raise ScheduleError(
-            f"{len(lengths)} events of {sum(lengths)} samples in all cannot fit in a scene of {total_samples} samples "
+            f"{what} ({shortest} samples in all) cannot fit in a scene of {total_samples} samples "
             f"with at most {max_polyphony} at once (room for {max_polyphony * total_samples} samples)")
+    best: list[ScheduledEvent] = []
     for _ in range(tries):
         placed = _try_schedule(rng, lengths=lengths, total=total_samples, tracks=max_polyphony)
-        if placed is not None:
-            return sorted(placed, key=lambda e: (e.onset, e.track))
-    raise ScheduleError(
-        f"found no schedule for {len(lengths)} events (lengths {min(lengths)}-{max(lengths)} samples, "
-        f"{sum(lengths)} in all) in a scene of {total_samples} samples with at most {max_polyphony} at once, "
-        f"in {tries} tries")
+        if len(placed) > len(best) or not best:
+            best = placed
+        if len(best) == len(lengths):
+            break
+    if len(best) < need:
+        raise ScheduleError(
+            f"found no schedule for {need} of {len(lengths)} events (lengths "
+            f"{min(lengths, default=0)}-{max(lengths, default=0)} samples, {sum(lengths)} in all) in a scene of "
+            f"{total_samples} samples with at most {max_polyphony} at once, in {tries} tries (best: {len(best)})")
+    return sorted(best, key=lambda e: (e.onset, e.track))
 
 
 def _try_schedule(rng: np.random.Generator, *, lengths: list[int], total: int,
-                  tracks: int) -> list[ScheduledEvent] | None:
-    """One attempt of ``sample_schedule``; ``None`` when an event finds no free span."""
+                  tracks: int) -> list[ScheduledEvent]:
+    """One attempt of ``sample_schedule``: the events placed (those that found no free span are left out)."""
     busy: list[list[tuple[int, int]]] = [[] for _ in range(tracks)]
     placed = []
     for clip in rng.permutation(len(lengths)):
@@ -139,7 +152,7 @@ def _try_schedule(rng: np.random.Generator, *, lengths: list[int], total: int,
                 union.append([a, b])
         sizes = np.array([b - a + 1 for a, b in union], dtype=np.int64)
         if sizes.sum() == 0:
-            return None
+            continue
         k = int(rng.integers(sizes.sum()))
         which = int(np.searchsorted(np.cumsum(sizes), k, side="right"))
         onset = union[which][0] + k - int(np.cumsum(sizes)[which] - sizes[which])

@@ -80,7 +80,8 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
         backend: computes the RIRs (one call per event: all positions of its path at once).
         sample_rate: Hz.
         duration_s: the scene's length (up to 60 s is the intended range).
-        n_events: ``(low, high)`` inclusive range of the event count.
+        n_events: ``(low, high)``: the count drawn uniformly (inclusive); events that find no room under the cap
+            are left out (``sample_schedule``), down to ``low``.
         max_polyphony: 1 .. 3 events at once at most.
         max_event_s: clips are cut to this length (and always to the scene's).
         trajectory_weights: relative frequency of ``static``, ``arc``, ``line`` (default: equal).
@@ -94,7 +95,7 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
 
     Raises:
         GeometryError: the room cannot hold the array, or a trajectory cannot keep the margins.
-        ScheduleError: the drawn events cannot fit under the cap.
+        ScheduleError: fewer than ``n_events[0]`` of the drawn events fit under the cap.
         SourceError: a clip cannot be loaded.
         ValueError: a bad argument.
     """
@@ -127,7 +128,7 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
     refs = [clips[int(i)] for i in rng.integers(len(clips), size=count)]
     dry = [source.load(ref, sample_rate=sample_rate)[:limit] for ref in refs]
     schedule = sample_schedule(rng, total_samples=total, clip_samples=[d.size for d in dry],
-                               max_polyphony=max_polyphony, tries=schedule_tries)
+                               max_polyphony=max_polyphony, min_events=n_events[0], tries=schedule_tries)
 
     mix = np.zeros((offsets.shape[0], total))
     events, gains = [], []
