@@ -4,14 +4,17 @@ same generator seed gives bit-identical audio."""
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from simulate.backends import make_backend
 from simulate.config import RoomConfig
 from simulate.geometry import ARRAY_PRESETS
 from simulate.scenes.labels import polyphony
-from simulate.scenes.scene import render_scene
+from simulate.scenes.scene import cut_clip, render_scene
 from simulate.sources.synthetic import SyntheticSource
 
 FS = 16000
@@ -96,3 +99,47 @@ def test_impossible_scenes_are_clear_errors(parts):
         _render(parts, 0, duration_s=0.5, n_events=(4, 4), max_polyphony=1)
     with pytest.raises(ValueError, match=r"trajectory_weights must give non-negative weights"):
         _render(parts, 0, trajectory_weights={"spiral": 1.0})
+
+
+def test_cut_clips_fade_out_and_short_clips_are_untouched():
+    clip = np.ones(1000, dtype=np.float32)
+    assert cut_clip(clip, limit=2000, fade=100) is clip
+    cut = cut_clip(clip, limit=600, fade=100)
+    assert cut.shape == (600,)
+    np.testing.assert_array_equal(cut[:500], 1.0)
+    assert np.all(np.diff(cut[499:]) < 0) and cut[-1] == 0.0  # monotone to exactly 0: no click
+    np.testing.assert_allclose(cut[500:], 0.5 + 0.5 * np.cos(np.pi * np.arange(1, 101) / 100))
+
+
+def test_max_event_length_cuts_the_events(parts):
+    scene = _render(parts, 2, max_event_s=0.25)
+    assert all(e.duration_s <= 0.25 + 1e-12 for e in scene.events)
+
+
+def test_recorded_ambient_noise_is_the_background(parts, tmp_path):
+    recording = np.random.default_rng(9).uniform(-0.3, 0.3, size=(2 * FS, 4))
+    path = tmp_path / "room_tone.wav"
+    sf.write(path, recording, FS, subtype="DOUBLE")
+    scene = _render(parts, 1, n_events=(1, 1), noise_files=[path])
+    onset = round(scene.events[0].onset_s * FS)
+    assert onset > 0
+    level = np.sqrt(np.mean(recording**2))
+    # Before the first event only the noise sounds: the recording (2 s long: its only excerpt), at unit power.
+    np.testing.assert_allclose(scene.audio[:, :onset], scene.gain * recording[:onset].T / level, rtol=1e-12)
+    sf.write(tmp_path / "stereo.wav", recording[:, :2], FS)
+    with pytest.raises(ValueError, match=r"stereo\.wav: noise recording has 2 channels, the array has 4 mics"):
+        _render(parts, 1, n_events=(1, 1), noise_files=[tmp_path / "stereo.wav"])
+
+
+def _render_in_worker(seed: int) -> bytes:
+    source = SyntheticSource(seed=0, splits={"test": 6}, min_duration=0.4, max_duration=1.2)
+    backend = make_backend("pyroomacoustics", sample_rate=FS, max_order=2, speed_of_sound=ROOM.speed_of_sound)
+    return _render((source, source.splits()["test"], backend), seed).audio.tobytes()
+
+
+def test_a_worker_process_renders_the_same_bytes(parts):
+    # What a pool of workers does with a per-scene seed: a fresh process gives the same bytes as this one.
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        remote = pool.map(_render_in_worker, [4, 5])
+    assert remote == [_render(parts, 4).audio.tobytes(), _render(parts, 5).audio.tobytes()]

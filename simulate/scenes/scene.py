@@ -31,6 +31,9 @@ from simulate.scenes.noise import diffuse_noise, noise_from_folder
 from simulate.scenes.trajectory import TRAJECTORY_KINDS, sample_trajectory
 from simulate.sources import ClipRef, SourceSet
 
+# A clip cut to the scene's or ``max_event_s``'s length fades out over its last 10 ms.
+CUT_FADE_S = 0.01
+
 
 @dataclass(frozen=True)
 class RenderedScene:
@@ -51,6 +54,19 @@ class RenderedScene:
     room: Scene
     gain: float
     event_gains: np.ndarray
+
+
+def cut_clip(samples: np.ndarray, *, limit: int, fade: int) -> np.ndarray:
+    """A dry clip ``(samples,)`` cut to at most ``limit`` samples; a cut clip ends in a half-Hann fade-out of
+    ``fade`` samples (or its whole length if shorter), so the cut makes no click. Uncut clips are returned as
+    they are."""
+    if samples.shape[0] <= limit:
+        return samples
+    out = samples[:limit].astype(np.float64)
+    n = min(fade, limit)
+    if n > 0:
+        out[limit - n :] *= 0.5 + 0.5 * np.cos(np.pi * (np.arange(n) + 1) / n)
+    return out
 
 
 def _check_range(name: str, value: tuple[float, float]) -> None:
@@ -83,7 +99,7 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
         n_events: ``(low, high)``: the count drawn uniformly (inclusive); events that find no room under the cap
             are left out (``sample_schedule``), down to ``low``.
         max_polyphony: 1 .. 3 events at once at most.
-        max_event_s: clips are cut to this length (and always to the scene's).
+        max_event_s: clips are cut to this length (and always to the scene's), with a ``CUT_FADE_S`` fade-out.
         trajectory_weights: relative frequency of ``static``, ``arc``, ``line`` (default: equal).
         angular_speed_range: deg/s of arcs; ``line_speed_range``: m/s of lines.
         ebr_range_db: event-to-background ratio range (module docstring).
@@ -126,7 +142,8 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
     geometry = sample_scene(rng, room, offsets)
     count = int(rng.integers(n_events[0], n_events[1] + 1))
     refs = [clips[int(i)] for i in rng.integers(len(clips), size=count)]
-    dry = [source.load(ref, sample_rate=sample_rate)[:limit] for ref in refs]
+    dry = [cut_clip(source.load(ref, sample_rate=sample_rate), limit=limit, fade=round(CUT_FADE_S * sample_rate))
+           for ref in refs]
     schedule = sample_schedule(rng, total_samples=total, clip_samples=[d.size for d in dry],
                                max_polyphony=max_polyphony, min_events=n_events[0], tries=schedule_tries)
 
