@@ -11,7 +11,7 @@ import soundfile as sf
 from scipy.signal import csd, welch
 
 from simulate.geometry import ARRAY_PRESETS
-from simulate.scenes.noise import diffuse_noise, noise_from_folder, scale_to_snr
+from simulate.scenes.noise import diffuse_noise, noise_from_folder, scale_to_snr, sinc_coherence
 
 FS = 16000
 C = 343.0
@@ -89,3 +89,13 @@ def test_noise_from_folder_reads_an_excerpt_and_rejects_wrong_formats(tmp_path):
         noise_from_folder(np.random.default_rng(0), files=[good], samples=100, sample_rate=24000, mics=4)
     with pytest.raises(ValueError, match=r"ambience.wav: noise recording has 16000 frames, the scene needs 20000"):
         noise_from_folder(np.random.default_rng(0), files=[good], samples=20000, sample_rate=FS, mics=4)
+
+
+def test_sinc_coherence_matrices_are_the_formula():
+    shift = np.array([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.2, 0.0]])
+    mics = ARRAY_PRESETS["tetrahedral"] + shift  # distinct spacings, and the diagonal
+    f = np.linspace(0.0, 8000.0, 33)
+    gamma = sinc_coherence(mics, f, speed_of_sound=C)
+    for m, n in itertools.product(range(4), repeat=2):
+        d = np.linalg.norm(mics[m] - mics[n])
+        np.testing.assert_array_equal(gamma[:, m, n], np.sinc(2.0 * f * d / C))

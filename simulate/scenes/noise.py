@@ -25,7 +25,10 @@ def sinc_coherence(mic_positions: np.ndarray, frequencies: np.ndarray, *, speed_
     """The diffuse-field coherence matrices ``(freqs, mics, mics)``: ``np.sinc(2 f d_mn / c)``."""
     mics = np.asarray(mic_positions, dtype=np.float64)
     d = np.linalg.norm(mics[:, None, :] - mics[None, :, :], axis=2)
-    return np.sinc(2.0 * np.asarray(frequencies, dtype=np.float64)[:, None, None] * d[None] / speed_of_sound)
+    # One sinc per distinct spacing (a uniform circle has few), then spread to the (mics, mics) matrices.
+    spacings, which = np.unique(d, return_inverse=True)
+    per_spacing = np.sinc(2.0 * np.asarray(frequencies, dtype=np.float64)[:, None] * spacings[None] / speed_of_sound)
+    return per_spacing[:, which.reshape(d.shape)]
 
 
 def diffuse_noise(rng: np.random.Generator, *, mic_positions: np.ndarray, samples: int, sample_rate: int,
