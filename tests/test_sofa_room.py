@@ -45,11 +45,14 @@ def circle(n: int, radius: float, height: float = 0.0) -> np.ndarray:
 def write_room(path: Path, *, local_sources: np.ndarray, convention: str = "SingleRoomSRIR",
                listener: tuple[float, float, float] = (2.0, 3.0, 1.5), view: tuple[float, float, float] = (1, 0, 0),
                up: tuple[float, float, float] = (0, 0, 1), receivers: np.ndarray = MICS, fs: int = FS,
-               spherical: bool = False, delay: float = 0.0) -> tuple[Path, np.ndarray]:
+               spherical: bool = False, delay: float = 0.0, relative_sources: bool = False,
+               stored_receivers: np.ndarray | None = None) -> tuple[Path, np.ndarray]:
     """A measured room: sources at ``local_sources`` ``(M, 3)`` in the listener's frame, mics ``receivers``.
 
     The file stores global source positions (``ListenerPosition`` + rotation by ``ListenerView``/``Up``), as
     SOFA defines them, and IRs computed in global coordinates. Returns the path and the IRs ``(M, R, N)``.
+    ``relative_sources`` stores ``local_sources`` as they are and ``stored_receivers`` replaces the receivers
+    written, as SpatialScaper's conversions of TAU-SRIR and METU do (the IRs still follow the true geometry).
     """
     axes = listener_axes(np.array(view, float), np.array(up, float))  # rows: local axes in global coordinates
     centre = np.array(listener, float)
@@ -57,6 +60,10 @@ def write_room(path: Path, *, local_sources: np.ndarray, convention: str = "Sing
     mics = centre + receivers @ axes
     irs = pulses(sources, mics)
     m, r = len(sources), len(receivers)
+    if relative_sources:
+        sources = local_sources
+    if stored_receivers is not None:
+        receivers = stored_receivers
     s = sofar.Sofa(convention)
     s.Data_IR = irs[..., None] if convention == "SingleRoomMIMOSRIR" else irs
     s.Data_SamplingRate = fs
@@ -224,3 +231,31 @@ def test_room_pickles_and_reads_after(tmp_path: Path) -> None:
     path, irs = write_room(tmp_path / "room.sofa", local_sources=circle(8, 1.5))
     room = pickle.loads(pickle.dumps(SofaRoom(path, n_mics=4, sample_rate=FS)))
     np.testing.assert_array_equal(room.rir(0), irs[0])
+
+
+def test_spatialscaper_style_file_needs_to_be_told(tmp_path: Path) -> None:
+    # SourcePosition relative to the array while ListenerPosition is the mic's place in the room, and every
+    # receiver at the centre: read as such only when asked (source_frame="array", mic_positions).
+    local = circle(8, 1.5, height=-0.2)
+    path, _ = write_room(tmp_path / "tau_like.sofa", local_sources=local, listener=(3.0, 4.0, 1.2),
+                         relative_sources=True, stored_receivers=np.zeros((4, 3)))
+    with pytest.raises(SofaError, match=r"tau_like\.sofa: every ReceiverPosition is at the array centre.*pass "
+                                        r"mic_positions"):
+        SofaRoom(path, n_mics=4, sample_rate=FS)
+    room = SofaRoom(path, n_mics=4, sample_rate=FS, source_frame="array", mic_positions=MICS)
+    np.testing.assert_allclose(room.positions(), local, atol=1e-12)
+    np.testing.assert_array_equal(room.receivers(), MICS)
+    expected = np.linalg.norm(room.positions()[:, None, :] - room.receivers()[None], axis=-1) / C * FS
+    np.testing.assert_allclose(centroid(room.rirs(range(8))), expected, atol=1e-6)
+    # Read by the standard, the same file puts the sources around the room's origin instead: not the geometry.
+    standard = SofaRoom(path, n_mics=4, sample_rate=FS, mic_positions=MICS)
+    assert np.max(np.abs(standard.positions() - local)) > 1.0
+
+
+def test_mic_positions_must_agree_with_the_file(tmp_path: Path) -> None:
+    path, _ = write_room(tmp_path / "room.sofa", local_sources=circle(4, 1.5))
+    np.testing.assert_array_equal(SofaRoom(path, n_mics=4, sample_rate=FS, mic_positions=MICS).receivers(), MICS)
+    with pytest.raises(SofaError, match=r"room\.sofa: ReceiverPosition .* differs from mic_positions"):
+        SofaRoom(path, n_mics=4, sample_rate=FS, mic_positions=ARRAY_PRESETS["circular4"])
+    with pytest.raises(ValueError, match=r"mic_positions must be finite \(n_mics=4, 3\)"):
+        SofaRoom(path, n_mics=4, sample_rate=FS, mic_positions=ARRAY_PRESETS["circular6"])

@@ -10,6 +10,11 @@ listener's frame (+x = ``ListenerView``, +z = ``ListenerUp``); the sources are `
 turned into offsets from the array centre in that same frame, so that azimuths are the array's own
 (docs/dataset.md conventions). Cartesian and spherical position types are read.
 
+Files that depart from this are read only when told so, never guessed: SpatialScaper's conversions of the TAU
+and METU databases store ``SourcePosition`` already relative to the array (``source_frame="array"``) and every
+``ReceiverPosition`` at the centre (give the array with ``mic_positions``, e.g. the ``tetrahedral`` preset for
+the MIC format).
+
 The impulse responses are returned as stored: their sample 0 is whatever the database defines (for measured
 responses, not exactly the moment of emission as with the simulating backends). Nothing is resampled, and a
 file with a non-zero ``Data.Delay`` is refused rather than shifted.
@@ -47,22 +52,37 @@ class SofaRoom:
         path: the SOFA file.
         n_mics: the receivers the file must have (the mics of the array).
         sample_rate: the rate the file's impulse responses must have, Hz (they are not resampled).
+        source_frame: ``"global"`` (the SOFA standard: ``SourcePosition`` in the same global coordinates as
+            ``ListenerPosition``) or ``"array"`` (``SourcePosition`` is already the offset from the array centre,
+            in the array's frame; ``ListenerPosition``, ``ListenerView`` and ``ListenerUp`` are then not used).
+        mic_positions: mic offsets ``(n_mics, 3)`` in metres, for files whose ``ReceiverPosition`` are all at
+            the centre (no array geometry); a file with real receiver positions must agree with them (1e-4 m).
 
     Raises:
         SofaError: missing or unreadable file, another convention, not FIR data, a receiver count other than
             ``n_mics``, a sample rate other than ``sample_rate``, receivers that move between measurements,
             several emitters, non-zero ``Data.Delay`` or emitter offsets, unknown coordinate types or units,
-            missing values, a source at the array centre. The message starts with the file's path.
+            missing values, a source at the array centre, all receivers at the centre without ``mic_positions``
+            or receivers that disagree with them. The message starts with the file's path.
     """
 
-    def __init__(self, path: str | Path, *, n_mics: int, sample_rate: int) -> None:
+    def __init__(self, path: str | Path, *, n_mics: int, sample_rate: int, source_frame: str = "global",
+                 mic_positions: np.ndarray | None = None) -> None:
         if isinstance(n_mics, bool) or not isinstance(n_mics, int) or n_mics < 1:
             raise ValueError(f"n_mics must be a positive integer, got {n_mics!r}")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        if source_frame not in ("global", "array"):
+            raise ValueError(f"source_frame must be 'global' or 'array', got {source_frame!r}")
+        if mic_positions is not None:
+            mic_positions = np.asarray(mic_positions, dtype=np.float64)
+            if mic_positions.shape != (n_mics, 3) or not np.all(np.isfinite(mic_positions)):
+                raise ValueError(f"mic_positions must be finite (n_mics={n_mics}, 3), got shape {mic_positions.shape}")
         self.path = Path(path)
         self.n_mics = n_mics
         self.sample_rate = sample_rate
+        self.source_frame = source_frame
+        self._mic_positions = mic_positions
         if not self.path.is_file():
             raise SofaError(f"{self.path}: SOFA file not found")
         try:
@@ -207,26 +227,43 @@ class SofaRoom:
         if delays is not None and np.any(delays != 0):
             raise SofaError(f"{where}: non-zero Data.Delay {np.unique(delays).tolist()} samples; files with "
                             "broadband delays are not read")
-        emitter = _optional_values(f, "EmitterPosition", where)
-        if emitter is not None and np.any(_radius(f, "EmitterPosition", emitter, where) > 0):
+        if _optional_values(f, "EmitterPosition", where) is not None and np.any(
+                np.linalg.norm(_cartesian(f, "EmitterPosition", where), axis=-1) > 0):
             raise SofaError(f"{where}: non-zero EmitterPosition (emitters offset from SourcePosition) is not read")
 
-        receivers = _cartesian(f, "ReceiverPosition", where)
-        receivers = _receivers_fixed(receivers, tuple(f.ReceiverPosition.dimensions), where)
-        listener = _per_measurement(f, "ListenerPosition", m, where, default=np.zeros(3))
+        self._receivers = self._array_geometry(f, where)
         sources = _per_measurement(f, "SourcePosition", m, where)
-        view = _per_measurement(f, "ListenerView", m, where, default=np.array([1.0, 0.0, 0.0]), direction=True)
-        up = _per_measurement(f, "ListenerUp", m, where, default=np.array([0.0, 0.0, 1.0]), direction=True)
-        try:
-            axes = listener_axes(view, up)
-        except ValueError as err:
-            raise SofaError(f"{where}: {err}") from None
-        positions = to_listener_frame(sources, listener=listener, axes=axes)
+        if self.source_frame == "array":
+            positions = sources
+        else:
+            listener = _per_measurement(f, "ListenerPosition", m, where, default=np.zeros(3))
+            view = _per_measurement(f, "ListenerView", m, where, default=np.array([1.0, 0.0, 0.0]), direction=True)
+            up = _per_measurement(f, "ListenerUp", m, where, default=np.array([0.0, 0.0, 1.0]), direction=True)
+            try:
+                axes = listener_axes(view, up)
+            except ValueError as err:
+                raise SofaError(f"{where}: {err}") from None
+            positions = to_listener_frame(sources, listener=listener, axes=axes)
         at_centre = np.nonzero(np.linalg.norm(positions, axis=1) < 1e-9)[0]
         if at_centre.size:
             raise SofaError(f"{where}: measurement {int(at_centre[0])} has its source at the array centre")
         self._positions = positions
-        self._receivers = receivers
+
+    def _array_geometry(self, f: sofar.SofaStream, where: str) -> np.ndarray:
+        """The mic offsets ``(n_mics, 3)``: the file's receivers, checked against ``mic_positions`` if given."""
+        receivers = _receivers_fixed(_cartesian(f, "ReceiverPosition", where), tuple(f.ReceiverPosition.dimensions),
+                                     where)
+        coincident = bool(np.max(np.linalg.norm(receivers, axis=1)) < 1e-9)
+        given = self._mic_positions
+        if given is None:
+            if coincident and self.n_mics > 1:
+                raise SofaError(f"{where}: every ReceiverPosition is at the array centre, so the file gives no array "
+                                "geometry; pass mic_positions (e.g. the tetrahedral preset for the MIC format)")
+            return receivers
+        if not coincident and np.max(np.abs(receivers - given)) > 1e-4:
+            raise SofaError(f"{where}: ReceiverPosition {receivers.round(4).tolist()} differs from mic_positions "
+                            f"{given.round(4).tolist()} (by more than 1e-4 m)")
+        return given.copy()
 
 
 def _attribute(f: sofar.SofaStream, name: str, *, default: str) -> str:
@@ -240,7 +277,7 @@ def _values(f: sofar.SofaStream, name: str, where: str) -> np.ndarray:
     """A variable's values as float64; a ``SofaError`` if it is missing or has missing values."""
     values = _optional_values(f, name, where)
     if values is None:
-        raise SofaError(f"{where}: no {name.replace('_', '.', 1) if name.startswith('Data_') else name} variable")
+        raise SofaError(f"{where}: no {name} variable")
     return values
 
 
@@ -278,11 +315,6 @@ def _cartesian(f: sofar.SofaStream, name: str, where: str, *, direction: bool = 
             raise SofaError(f"{where}: {name} is spherical in units {units!r}, expected 'degree, degree, metre'")
         return spherical_to_cartesian(values)
     raise SofaError(f"{where}: {name} has coordinate type {kind!r}, expected cartesian or spherical")
-
-
-def _radius(f: sofar.SofaStream, name: str, values: np.ndarray, where: str) -> np.ndarray:
-    """Distances from the origin of a position variable's points."""
-    return np.linalg.norm(_cartesian(f, name, where), axis=-1)
 
 
 def _per_measurement(f: sofar.SofaStream, name: str, m: int, where: str, *, default: np.ndarray | None = None,
