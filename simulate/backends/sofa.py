@@ -251,8 +251,8 @@ class SofaRoom:
 
     def _array_geometry(self, f: sofar.SofaStream, where: str) -> np.ndarray:
         """The mic offsets ``(n_mics, 3)``: the file's receivers, checked against ``mic_positions`` if given."""
-        receivers = _receivers_fixed(_cartesian(f, "ReceiverPosition", where), tuple(f.ReceiverPosition.dimensions),
-                                     where)
+        values = _cartesian(f, "ReceiverPosition", where)
+        receivers = _receivers_fixed(values, tuple(f.ReceiverPosition.dimensions), where)
         coincident = bool(np.max(np.linalg.norm(receivers, axis=1)) < 1e-9)
         given = self._mic_positions
         if given is None:
@@ -296,7 +296,10 @@ def _cartesian(f: sofar.SofaStream, name: str, where: str, *, direction: bool = 
 
     The ``C`` axis is moved last: the result has the variable's other dimensions, then 3.
     """
-    var = getattr(f, name)
+    try:
+        var = getattr(f, name)
+    except AttributeError:
+        raise SofaError(f"{where}: no {name} variable") from None
     dims = tuple(var.dimensions)
     values = _values(f, name, where)
     if "C" not in dims:
