@@ -28,7 +28,8 @@ class FrameLabels:
 
     A track holds at most one event per frame; several tracks give polyphony (two events of the same class
     may be active at once on different tracks). Inactive entries hold ``class_index == -1`` and NaN
-    directions and distances; ``distance_m`` is NaN also where the data has no distance.
+    directions and distances; ``distance_m`` is NaN also where the data has no distance. The arrays are
+    checked when the object is made (dtypes, shapes, these rules); they are plain NumPy arrays after that.
 
     Attributes:
         active: bool ``(frames, tracks)``, the track holds an event in the frame.
@@ -87,5 +88,6 @@ class FrameLabels:
 
     @property
     def has_distance(self) -> bool:
-        """Whether every active entry has a distance (``False`` for labels without distance)."""
+        """Whether every active entry has a distance (``False`` for labels without distance; ``True`` when
+        nothing is active)."""
         return bool(np.all(np.isfinite(self.distance_m[self.active])))
