@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
+from mcsimclr.core.array import ARRAY_PRESETS
 from simulate.backends import make_backend
 from simulate.config import RoomConfig
-from simulate.geometry import ARRAY_PRESETS
 from simulate.scenes.moving import block_count
 from simulate.scenes.noise import diffuse_noise
 from simulate.scenes.scene import render_scene

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
+from mcsimclr.core.array import ARRAY_PRESETS
 from simulate.backends import make_backend
-from simulate.geometry import ARRAY_PRESETS, Scene, sabine_rt60
+from simulate.geometry import Scene, sabine_rt60
 from simulate.scenes.moving import block_count, block_times, crossfade_window, render_moving, trajectory_rirs
 from simulate.scenes.trajectory import Trajectory
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import csd, welch
 
-from simulate.geometry import ARRAY_PRESETS
+from mcsimclr.core.array import ARRAY_PRESETS
 from simulate.scenes.noise import diffuse_noise, noise_from_folder, scale_to_snr, sinc_coherence
 
 FS = 16000

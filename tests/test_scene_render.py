@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mcsimclr.core.array import ARRAY_PRESETS
 from simulate.backends import make_backend
 from simulate.config import RoomConfig
-from simulate.geometry import ARRAY_PRESETS
 from simulate.scenes.labels import polyphony
 from simulate.scenes.scene import cut_clip, render_scene
 from simulate.sources.synthetic import SyntheticSource

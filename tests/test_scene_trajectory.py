@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulate.geometry import ARRAY_PRESETS, GeometryError, direction_of
+from mcsimclr.core.array import ARRAY_PRESETS, direction_of
+from mcsimclr.core.errors import GeometryError
 from simulate.scenes.trajectory import Trajectory, TrajectoryError, path_violation, sample_trajectory
 
 DIMS = np.array([6.0, 5.0, 3.0])

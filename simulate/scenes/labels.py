@@ -13,42 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from mcsimclr.core.frame_labels import FrameLabels
 from simulate.scenes.events import EventSpec
-
-
-@dataclass(frozen=True)
-class FrameLabels:
-    """The labels of one scene, every array ``(frames, tracks)``.
-
-    Attributes:
-        hop_s: frame hop in seconds.
-        active: bool.
-        class_index: int16, -1 where inactive.
-        azimuth_deg, elevation_deg, distance_m: float32, NaN where inactive (docs/dataset.md conventions).
-    """
-
-    hop_s: float
-    active: np.ndarray
-    class_index: np.ndarray
-    azimuth_deg: np.ndarray
-    elevation_deg: np.ndarray
-    distance_m: np.ndarray
-
-    @property
-    def frames(self) -> int:
-        return self.active.shape[0]
-
-    @property
-    def tracks(self) -> int:
-        return self.active.shape[1]
-
-    def frame_centres(self) -> np.ndarray:
-        """Centre of each frame in seconds ``(frames,)``."""
-        return (np.arange(self.frames) + 0.5) * self.hop_s
 
 
 def frame_count(duration_s: float, *, hop_s: float) -> int:

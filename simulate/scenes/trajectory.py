@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulate.geometry import GeometryError
+from mcsimclr.core.errors import GeometryError
 
 TrajectoryKind = Literal["static", "arc", "line"]
 TRAJECTORY_KINDS: tuple[str, ...] = ("static", "arc", "line")
