@@ -6,24 +6,17 @@ block of a split exists, they are joined into ``<split>.h5.partial``, which is r
 only once complete. So an interrupted build (Ctrl-C or kill -9) never leaves a file named ``*.h5``, and
 running the same command again redoes only the missing blocks. Every clip's room is drawn from its own
 seed (build seed, split, index), so the output is bit-identical whatever the number of workers and
-however often the build was interrupted.
+however often the build was interrupted. The block machinery (work directories, workers, shards, resume) is
+``simulate.blocks``, shared with ``simulate scenes``; this module says what a clip block holds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import multiprocessing as mp
-import os
-import shutil
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from mcsimclr.core.array import mic_offsets
 from mcsimclr.core.config import dump_yaml
@@ -38,16 +31,11 @@ from mcsimclr.core.h5schema import (
 )
 from simulate import SIMULATOR_VERSION
 from simulate.backends import backend_class, make_backend
+from simulate.blocks import BlockRenderer, BuildError, WorkerPool, build_split_file, check_shard
 from simulate.config import SimulateConfig
 from simulate.geometry import check_feasible
 from simulate.sources import ClipRef, SourceSet, make_source
 from simulate.spatialize import spatialize_block
-
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-class BuildError(RuntimeError):
-    """A build that cannot go on: an output from another config, a work directory that does not match."""
 
 
 def config_digest(config: SimulateConfig) -> tuple[str, str]:
@@ -69,100 +57,43 @@ def listing_digest(refs: list[ClipRef]) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class _Task:
-    """One block of consecutive clips and the file its result goes to."""
+class ClipRenderer(BlockRenderer):
+    """Spatialises blocks of clips (``spatialize_block``) into the arrays of a block file."""
 
-    refs: list[ClipRef]
-    path: Path
+    unit = "clip"
 
+    def __init__(self, config: SimulateConfig, source: SourceSet) -> None:
+        self.config, self.source = config, source
 
-_WORKER: dict = {}
+    def __getstate__(self) -> dict:
+        return {"config": self.config, "source": self.source}
 
+    def setup(self) -> None:
+        c, b = self.config, self.config.backend
+        self.offsets = mic_offsets(c.array)
+        self.backend = make_backend(b.name, sample_rate=c.sample_rate, max_order=b.max_order,
+                                    speed_of_sound=c.room.speed_of_sound, air_absorption=b.air_absorption,
+                                    **b.options())
 
-def _init_worker(config: SimulateConfig, source: SourceSet) -> None:
-    """Start of a worker process: one thread, and the state every block needs."""
-    if "torch" in sys.modules:  # never import it here: it costs seconds per worker and simulate needs none
-        sys.modules["torch"].set_num_threads(1)
-    _set_state(config, source)
-
-
-def _set_state(config: SimulateConfig, source: SourceSet) -> None:
-    """Per-process state: the backend is built once per process, not once per block."""
-    _WORKER["config"] = config
-    _WORKER["source"] = source
-    _WORKER["offsets"] = mic_offsets(config.array)
-    b = config.backend
-    _WORKER["backend"] = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                                      speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption,
-                                      **b.options())
-
-
-def _run_task(task: _Task) -> int:
-    """Simulate one block and save it atomically; returns the number of clips it covered."""
-    block = spatialize_block(task.refs, config=_WORKER["config"], source=_WORKER["source"],
-                             backend=_WORKER["backend"], offsets=_WORKER["offsets"])
-    arrays: dict[str, np.ndarray] = {"audio": block.audio}
-    for f in PER_CLIP_FIELDS:
-        if f.name == "offsets":
-            continue
-        values = block.columns.get(f.name, [])
-        if f.dtype == "str":
-            arrays[f.name] = np.array([str(v) for v in values], dtype=str)
-        else:
-            trailing = tuple(s for s in f.shape if isinstance(s, int))
-            arrays[f.name] = np.asarray(values, dtype=f.dtype).reshape((len(values), *trailing))
-    arrays["skipped_ids"] = np.array(block.skipped_ids, dtype=str)
-    arrays["skipped_reasons"] = np.array(block.skipped_reasons, dtype=str)
-    tmp = task.path.with_name(f"{task.path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, task.path)
-    return len(task.refs)
-
-
-@contextlib.contextmanager
-def _single_threaded_env() -> Iterator[None]:
-    """Worker processes inherit these at start, before numpy loads: one BLAS/OpenMP thread each."""
-    saved = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update({k: "1" for k in THREAD_ENV})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
+    def render(self, refs: Sequence[ClipRef]) -> dict[str, np.ndarray]:
+        block = spatialize_block(list(refs), config=self.config, source=self.source, backend=self.backend,
+                                 offsets=self.offsets)
+        arrays: dict[str, np.ndarray] = {"audio": block.audio}
+        for f in PER_CLIP_FIELDS:
+            if f.name == "offsets":
+                continue
+            values = block.columns.get(f.name, [])
+            if f.dtype == "str":
+                arrays[f.name] = np.array([str(v) for v in values], dtype=str)
             else:
-                os.environ[k] = v
+                trailing = tuple(s for s in f.shape if isinstance(s, int))
+                arrays[f.name] = np.asarray(values, dtype=f.dtype).reshape((len(values), *trailing))
+        arrays["skipped_ids"] = np.array(block.skipped_ids, dtype=str)
+        arrays["skipped_reasons"] = np.array(block.skipped_reasons, dtype=str)
+        return arrays
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _prepare_work_dir(work: Path, plan: dict, overwrite: bool) -> None:
-    plan_path = work / "plan.json"
-    if work.exists() and plan_path.exists():
-        old = json.loads(plan_path.read_text())
-        if old != plan:
-            if not overwrite:
-                raise BuildError(
-                    f"{work} holds an unfinished build from a different config or source listing; "
-                    "delete it, or pass --overwrite to start this split again"
-                )
-            shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    for stale in work.glob("*.tmp*"):
-        stale.unlink()
-    if not plan_path.exists():
-        _atomic_write_text(plan_path, json.dumps(plan, indent=1, sort_keys=True))
-
-
-def _assemble(final: Path, block_paths: list[Path], *, attrs: dict, n_mics: int, audio_dtype: str) -> None:
+def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
     blocks = [np.load(p, allow_pickle=False) for p in block_paths]
     try:
         columns = {f.name: np.concatenate([b[f.name] for b in blocks]) for f in PER_CLIP_FIELDS if f.name != "offsets"}
@@ -170,8 +101,8 @@ def _assemble(final: Path, block_paths: list[Path], *, attrs: dict, n_mics: int,
                    [str(s) for b in blocks for s in b["skipped_reasons"]])
         partial = final.with_name(final.name + ".partial")
         parts: list[Callable[[], np.ndarray]] = [lambda b=b: b["audio"] for b in blocks]
-        write_split_file(partial, attrs=attrs, columns=columns, audio_parts=parts, n_mics=n_mics,
-                         audio_dtype=audio_dtype, skipped=skipped)
+        write_split_file(partial, attrs=attrs, columns=columns, audio_parts=parts, n_mics=int(attrs["n_mics"]),
+                         audio_dtype=str(attrs["audio_dtype"]), skipped=skipped)
         publish(partial, final)
     finally:
         for b in blocks:
@@ -198,10 +129,7 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     Raises:
         GeometryError, SourceError, BackendUnavailable, BuildError: with the offending value or file named.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
-        raise ValueError(f"shard must be i/n with 0 <= i < n, got {shard[0]}/{shard[1]}")
+    check_shard(shard, workers)
     offsets = mic_offsets(config.array)
     check_feasible(config.room, offsets)
     b = config.backend
@@ -217,77 +145,10 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     config_yaml, digest = config_digest(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = []
-    with contextlib.ExitStack() as stack:
-        pools: list[mp.pool.Pool] = []
-
-        def get_pool() -> mp.pool.Pool:
-            """One pool of spawned workers for all splits, started only if some work needs it."""
-            if not pools:
-                stack.enter_context(_single_threaded_env())
-                pools.append(stack.enter_context(mp.get_context("spawn").Pool(
-                    workers, initializer=_init_worker, initargs=(config, source))))
-            return pools[0]
-
-        for split, refs in listing.items():
-            outputs.append(_build_split(
-                split, refs, config=config, source=source, out_dir=out_dir, workers=workers, get_pool=get_pool,
-                digest=digest, config_yaml=config_yaml, overwrite=overwrite, progress=progress, shard=shard, log=log))
-    return outputs
-
-
-def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, source: SourceSet, out_dir: Path,
-                 workers: int, get_pool: Callable[[], mp.pool.Pool], digest: str, config_yaml: str,
-                 overwrite: bool, progress: bool, shard: tuple[int, int] | None,
-                 log: Callable[[str], None]) -> Path:
-    """Build (or resume, or skip if up to date) one split's file (or one shard of it); returns its path."""
-    chunk = config.output.chunk_clips
-    offsets = mic_offsets(config.array)
     b = config.backend
-    name = split if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}"
-    final = out_dir / f"{name}.h5"
-    if final.exists():
-        import h5py
-
-        with h5py.File(final, "r") as f:
-            same = f.attrs.get("config_sha256") == digest
-        if same:
-            log(f"{final}: already built from this config, skipping")
-            return final
-        if not overwrite:
-            raise BuildError(f"{final} exists and was built from a different config; "
-                             "pass --overwrite to replace it, or choose another --out")
-        final.unlink()
-    if not refs:
-        raise BuildError(f"split {split!r} has no clips")
-    work = out_dir / f"{name}.h5.work"
-    plan = {"config_sha256": digest, "split": split, "n_clips": len(refs), "chunk_clips": chunk,
-            "listing_sha256": listing_digest(refs), "shard": list(shard) if shard else None}
-    _prepare_work_dir(work, plan, overwrite)
-    n_blocks = (len(refs) + chunk - 1) // chunk
-    first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
-                                                       (shard[0] + 1) * n_blocks // shard[1])
-    paths = [work / f"block_{k:06d}.npz" for k in range(first, stop)]
-    blocks = zip(range(first, stop), paths, strict=True)
-    todo = [_Task(refs[k * chunk : (k + 1) * chunk], path) for k, path in blocks if not path.exists()]
-    clip_start, clip_stop = min(first * chunk, len(refs)), min(stop * chunk, len(refs))
-    total = clip_stop - clip_start
-    done = total - sum(len(t.refs) for t in todo)
-    if done:
-        log(f"{name}: resuming, {done} of {total} clips already simulated")
-    with tqdm(total=total, initial=done, unit="clip", desc=name, disable=not progress,
-              dynamic_ncols=True, smoothing=0.1) as bar:
-        if workers == 1 or len(todo) <= 1:
-            _set_state(config, source)
-            for task in todo:
-                bar.update(_run_task(task))
-        else:
-            for n in get_pool().imap_unordered(_run_task, todo):
-                bar.update(n)
-    attrs = {
+    base = {
         "format": FORMAT_NAME,
         "schema_version": SCHEMA_VERSION,
-        "split": split,
         "sample_rate": config.sample_rate,
         "n_mics": offsets.shape[0],
         "mic_offsets": offsets,
@@ -304,11 +165,12 @@ def _build_split(split: str, refs: list[ClipRef], *, config: SimulateConfig, sou
         "keep_tail": config.output.keep_tail,
         "peak": config.output.peak,
     }
-    if shard is not None:
-        attrs.update(shard_index=shard[0], shard_count=shard[1], clip_start=clip_start, clip_stop=clip_stop,
-                     listing_clips=len(refs))
-    _assemble(final, paths, attrs=attrs, n_mics=offsets.shape[0], audio_dtype=config.output.audio_dtype)
-    shutil.rmtree(work)
-    log(f"{final}: {total} clips written")
-    return final
-
+    outputs = []
+    with WorkerPool(ClipRenderer(config, source), workers) as pool:
+        for split, refs in listing.items():
+            name = split if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}"
+            outputs.append(build_split_file(
+                name=name, split=split, items=refs, out_dir=out_dir, chunk=config.output.chunk_clips,
+                digest=digest, listing_sha256=listing_digest(refs), pool=pool, overwrite=overwrite,
+                progress=progress, shard=shard, attrs={**base, "split": split}, assemble=_assemble, log=log))
+    return outputs

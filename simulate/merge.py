@@ -14,8 +14,7 @@ import h5py
 import numpy as np
 
 from mcsimclr.core.h5schema import AUDIO_SLAB_SAMPLES, PER_CLIP_FIELDS, SpatialClipsFile, publish, write_split_file
-
-SHARD_ATTRS = ("shard_index", "shard_count", "clip_start", "clip_stop", "listing_clips")
+from simulate.blocks import SHARD_ATTRS
 
 
 class MergeError(ValueError):

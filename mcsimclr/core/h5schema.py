@@ -98,38 +98,56 @@ def write_split_file(path: Path, *, attrs: dict, columns: dict[str, np.ndarray],
     with h5py.File(path, "w", libver=("earliest", "v110"), track_order=False) as f:
         for key in sorted(attrs):
             f.attrs[key] = attrs[key]
-        audio = f.create_dataset(
-            "audio", shape=(n_mics, total), dtype=audio_dtype,
-            chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, max(total, 1))), track_times=False,
-        )
-        pos, pending = 0, []
-        for part in audio_parts:
-            pending.append(np.asarray(part(), dtype=audio_dtype))
-            buffered = sum(p.shape[1] for p in pending)
-            if buffered >= AUDIO_SLAB_SAMPLES:
-                joined = np.concatenate(pending, axis=1)
-                cut = buffered - buffered % AUDIO_SLAB_SAMPLES
-                audio[:, pos : pos + cut] = joined[:, :cut]
-                pos += cut
-                pending = [joined[:, cut:]]
-        if pending:
-            joined = np.concatenate(pending, axis=1)
-            audio[:, pos : pos + joined.shape[1]] = joined
-            pos += joined.shape[1]
-        if pos != total:
-            raise RuntimeError(f"audio blocks hold {pos} samples, lengths say {total}")
-        for field in PER_CLIP_FIELDS:
-            data = columns[field.name]
-            if field.dtype == "str":
-                data = string_array([str(s) for s in data])
-            else:
-                data = np.asarray(data, dtype=field.dtype)
-            if data.shape[0] != n:
-                raise RuntimeError(f"column {field.name} has {data.shape[0]} rows, expected {n}")
-            f.create_dataset(field.name, data=data, track_times=False)
+        _audio = write_audio(f, audio_parts, n_mics=n_mics, audio_dtype=audio_dtype, total=total)  # open till the end
+        write_columns(f, PER_CLIP_FIELDS, columns, rows=n)
         group = f.create_group("skipped", track_order=False)
         group.create_dataset("source_id", data=string_array(skipped[0]), track_times=False)
         group.create_dataset("reason", data=string_array(skipped[1]), track_times=False)
+
+
+def write_audio(f: h5py.File | h5py.Group, audio_parts: Iterable[Callable[[], np.ndarray]], *, n_mics: int,
+                audio_dtype: str, total: int) -> h5py.Dataset:
+    """Create ``audio (n_mics, total)`` in ``f`` and fill it from ``audio_parts`` in aligned slabs of
+    ``AUDIO_SLAB_SAMPLES``, so that the bytes do not depend on how the audio was cut into parts.
+
+    Returns the dataset: the caller keeps it open until the file is closed, because when HDF5 closes an object
+    changes where it puts the metadata, i.e. the file's bytes (the layout of files written before this helper).
+    """
+    audio = f.create_dataset(
+        "audio", shape=(n_mics, total), dtype=audio_dtype,
+        chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, max(total, 1))), track_times=False,
+    )
+    pos, pending = 0, []
+    for part in audio_parts:
+        pending.append(np.asarray(part(), dtype=audio_dtype))
+        buffered = sum(p.shape[1] for p in pending)
+        if buffered >= AUDIO_SLAB_SAMPLES:
+            joined = np.concatenate(pending, axis=1)
+            cut = buffered - buffered % AUDIO_SLAB_SAMPLES
+            audio[:, pos : pos + cut] = joined[:, :cut]
+            pos += cut
+            pending = [joined[:, cut:]]
+    if pending:
+        joined = np.concatenate(pending, axis=1)
+        audio[:, pos : pos + joined.shape[1]] = joined
+        pos += joined.shape[1]
+    if pos != total:
+        raise RuntimeError(f"audio blocks hold {pos} samples, lengths say {total}")
+    return audio
+
+
+def write_columns(f: h5py.File | h5py.Group, fields: Iterable[Field], columns: dict[str, np.ndarray], *,
+                  rows: int) -> None:
+    """One dataset per field, in the order of ``fields``, each with ``rows`` rows (strings as UTF-8)."""
+    for field in fields:
+        data = columns[field.name]
+        if field.dtype == "str":
+            data = string_array([str(s) for s in data])
+        else:
+            data = np.asarray(data, dtype=field.dtype)
+        if data.shape[0] != rows:
+            raise RuntimeError(f"column {field.name} has {data.shape[0]} rows, expected {rows}")
+        f.create_dataset(field.name, data=data, track_times=False)
 
 
 def publish(partial: Path, final: Path) -> None:
