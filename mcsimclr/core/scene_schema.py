@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mcsimclr.core.errors import DataError
 from mcsimclr.core.frame_labels import FrameLabels
 from mcsimclr.core.h5schema import AZIMUTH_CONVENTION, Field, string_array, write_audio, write_columns
 
@@ -109,6 +110,29 @@ def write_scene_file(path: Path, *, attrs: dict, scenes: dict[str, np.ndarray], 
         write_columns(f, PER_SCENE_FIELDS, scenes, rows=n)
         write_columns(f.create_group("frames", track_order=False), FRAME_FIELDS, frames, rows=total_frames)
         write_columns(f.create_group("events", track_order=False), EVENT_FIELDS, events, rows=n_events)
+
+
+def open_scene_file(path: str | Path) -> SpatialScenesFile:
+    """Open ``path`` as a scene file, after checking that it is one, in the schema version this code reads.
+
+    Raises:
+        DataError: a missing or unreadable file, a clip file or another format, another schema version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"scene file not found: {path} (make one with `simulate scenes`)")
+    try:
+        with h5py.File(path, "r") as f:
+            fmt, version = f.attrs.get("format"), int(f.attrs.get("schema_version", -1))
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from err
+    fmt = _text(fmt) if fmt is not None else None
+    if fmt != SCENE_FORMAT_NAME:
+        kind = "a clip file (`simulate build`)" if fmt == "mcsimclr.spatial_clips" else f"format {fmt!r}"
+        raise DataError(f"{path}: {kind}, not a scene file (`simulate scenes`)")
+    if version != SCENE_SCHEMA_VERSION:
+        raise DataError(f"{path}: scene schema_version {version}, this version reads {SCENE_SCHEMA_VERSION}")
+    return SpatialScenesFile(path)
 
 
 def _text(value: object) -> str:
@@ -237,4 +261,4 @@ def describe_scene_schema() -> str:
     return "\n".join(rows).rstrip() + "\n"
 
 
-__all__ += ["REQUIRED_SCENE_ATTRS", "SCENE_FIELD_NAMES", "describe_scene_schema", "string_array"]
+__all__ += ["REQUIRED_SCENE_ATTRS", "SCENE_FIELD_NAMES", "describe_scene_schema", "open_scene_file", "string_array"]

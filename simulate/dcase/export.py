@@ -12,7 +12,9 @@ from mcsimclr.core.frame_labels import FrameLabels
 from simulate.dcase.csv_format import write_dcase_csv
 from simulate.dcase.frames import label_frames
 
-__all__ = ["export_scene"]
+__all__ = ["export_scene", "export_scene_file"]
+
+DCASE_HOP_S = 0.1
 
 
 def export_scene(out_dir: str | Path, *, name: str, fold: str, audio: np.ndarray, sample_rate: int,
@@ -75,3 +77,26 @@ def export_scene(out_dir: str | Path, *, name: str, fold: str, audio: np.ndarray
         wav.unlink(missing_ok=True)
         raise
     return wav, csv
+
+
+def export_scene_file(path: str | Path, *, out: str | Path, fold: str | None = None,
+                      subtype: str = "FLOAT") -> list[tuple[Path, Path]]:
+    """Every scene of the scene file ``path`` in the DCASE layout under ``out`` (``simulate export-dcase``).
+
+    The recording of scene ``i`` is named after its ``source_id`` (``<split>-<index>``); the fold folder is
+    ``fold`` or the file's split. Returns the (WAV, CSV) paths in scene order.
+
+    Raises:
+        DataError: not a scene file, or labels at another hop than DCASE's 100 ms.
+    """
+    from mcsimclr.core.errors import DataError
+    from mcsimclr.core.scene_schema import open_scene_file
+
+    with open_scene_file(path) as scenes:
+        if abs(scenes.hop_s - DCASE_HOP_S) > 1e-9:
+            raise DataError(f"{path}: labels every {scenes.hop_s:g} s; the DCASE format has 100 ms frames "
+                            "(make the scenes with scene.label_hop_s=0.1)")
+        fold = fold or str(scenes.attrs["split"])
+        ids = scenes.column("source_id")
+        return [export_scene(out, name=str(ids[i]), fold=fold, audio=scenes.audio(i), sample_rate=scenes.sample_rate,
+                             labels=scenes.labels(i), subtype=subtype) for i in range(len(scenes))]

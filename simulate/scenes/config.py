@@ -1,0 +1,114 @@
+"""The typed schema of a ``simulate scenes`` config (YAML in ``configs/simulate/scenes-*.yaml``).
+
+The room, array, source and backend sections are those of ``simulate build`` (``simulate.config``); ``scene``
+says what one scene is and how many each split has; ``output`` how the audio is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcsimclr.core.array import ArrayConfig
+from simulate.config import BackendConfig, Range, RoomConfig, SourceConfig, _check_range
+from simulate.scenes.events import MAX_POLYPHONY
+from simulate.scenes.trajectory import TRAJECTORY_KINDS
+
+MAX_SCENE_SECONDS = 60.0
+
+
+@dataclass
+class SceneConfig:
+    """One scene: its length, its events and their paths, levels and noise, and the scenes per split.
+
+    ``splits`` maps each output split to its number of scenes; ``clip_splits`` maps an output split to the source
+    split whose clips its events draw (default: the split of the same name, else the source's only split), so
+    that e.g. ``train`` scenes use ``noisy_train`` clips and ``test`` scenes ``test`` clips, never shared.
+    ``ebr_db`` is each event's power over its span against the ambient background (unit power); the scene's SNR
+    is set by it (docs/dataset.md, "Scenes").
+    """
+
+    duration_s: float = 5.0
+    n_events: tuple[int, int] = (1, 6)
+    max_polyphony: int = MAX_POLYPHONY
+    max_event_s: float | None = None
+    trajectories: dict[str, float] = field(default_factory=lambda: {"static": 1.0, "arc": 1.0, "line": 1.0})
+    angular_speed: Range = (10.0, 40.0)
+    line_speed: Range = (0.2, 1.0)
+    ebr_db: Range = (6.0, 30.0)
+    ambient_noise: bool = True
+    noise_files: list[str] | None = None
+    rir_step_s: float = 0.05
+    crossfade: str = "hann"
+    label_hop_s: float = 0.1
+    schedule_tries: int = 100
+    splits: dict[str, int] = field(default_factory=lambda: {"train": 40, "test": 10})
+    clip_splits: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.duration_s <= MAX_SCENE_SECONDS:
+            raise ValueError(f"duration_s must be in (0, {MAX_SCENE_SECONDS:g}] s, got {self.duration_s}")
+        low, high = self.n_events
+        if not 1 <= low <= high:
+            raise ValueError(f"n_events must be [low, high] with 1 <= low <= high, got {list(self.n_events)}")
+        if not 1 <= self.max_polyphony <= MAX_POLYPHONY:
+            raise ValueError(f"max_polyphony must be 1 to {MAX_POLYPHONY}, got {self.max_polyphony}")
+        if self.max_event_s is not None and self.max_event_s <= 0:
+            raise ValueError(f"max_event_s must be > 0 or null, got {self.max_event_s}")
+        unknown = sorted(set(self.trajectories) - set(TRAJECTORY_KINDS))
+        if unknown or any(w < 0 for w in self.trajectories.values()) or sum(self.trajectories.values()) <= 0:
+            raise ValueError(f"trajectories must give weights >= 0 (not all 0) to {', '.join(TRAJECTORY_KINDS)}, "
+                             f"got {self.trajectories}")
+        _check_range("angular_speed", self.angular_speed)
+        _check_range("line_speed", self.line_speed)
+        lo, hi = self.ebr_db
+        if lo > hi:
+            raise ValueError(f"ebr_db range [{lo}, {hi}] has its lower bound above its upper bound")
+        if self.rir_step_s <= 0 or self.label_hop_s <= 0:
+            raise ValueError(f"rir_step_s and label_hop_s must be > 0, got {self.rir_step_s}, {self.label_hop_s}")
+        if self.crossfade not in ("hann", "linear"):
+            raise ValueError(f"crossfade must be 'hann' or 'linear', got {self.crossfade!r}")
+        if self.schedule_tries < 1:
+            raise ValueError(f"schedule_tries must be >= 1, got {self.schedule_tries}")
+        if not self.splits:
+            raise ValueError("scene.splits must name at least one split")
+        for name, count in self.splits.items():
+            if count < 1:
+                raise ValueError(f"scene.splits.{name} must be >= 1 scene, got {count}")
+        stray = sorted(set(self.clip_splits) - set(self.splits))
+        if stray:
+            raise ValueError(f"scene.clip_splits names {stray}, which scene.splits does not have")
+
+
+@dataclass
+class ScenesOutputConfig:
+    """How scenes are stored: audio dtype, the peak over all mics of each scene, scenes per work block."""
+
+    audio_dtype: str = "float32"
+    peak: float = 0.5
+    chunk_scenes: int = 4
+
+    def __post_init__(self) -> None:
+        if self.audio_dtype not in ("float32", "float16"):
+            raise ValueError(f"audio_dtype must be float32 or float16, got {self.audio_dtype!r}")
+        if not 0.0 < self.peak <= 1.0:
+            raise ValueError(f"peak must be in (0, 1], got {self.peak}")
+        if self.chunk_scenes < 1:
+            raise ValueError(f"chunk_scenes must be >= 1, got {self.chunk_scenes}")
+
+
+@dataclass
+class ScenesConfig:
+    """The whole ``simulate scenes`` config."""
+
+    sample_rate: int = 24000
+    seed: int = 0
+    room: RoomConfig = field(default_factory=RoomConfig)
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    output: ScenesOutputConfig = field(default_factory=ScenesOutputConfig)
+
+    def __post_init__(self) -> None:
+        if self.sample_rate < 1000:
+            raise ValueError(f"sample_rate must be >= 1000 Hz, got {self.sample_rate}")
