@@ -7,6 +7,7 @@ says what one scene is and how many each split has; ``output`` how the audio is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from mcsimclr.core.array import ArrayConfig
 from simulate.config import BackendConfig, Range, RoomConfig, SourceConfig, _check_range
@@ -80,6 +81,70 @@ class SceneConfig:
 
 
 @dataclass
+class DcaseSourceConfig:
+    """Recorded scenes in the STARSS23 / DCASE layout under ``root`` (``mic_dev/<fold>/*.wav``, 4 channels, 24 kHz;
+    ``metadata_dev/<fold>/*.csv``), read into scene files instead of simulated.
+
+    ``folds`` maps each output split to the folds it holds (e.g. ``train: [dev-train-sony, dev-train-tau]``);
+    ``class_names`` fixes the classes (default: STARSS23's 13); ``max_tracks``: events at once in a frame.
+    """
+
+    root: str = ""
+    folds: dict[str, list[str]] = field(default_factory=dict)
+    class_names: list[str] | None = None
+    max_tracks: int = 6
+
+    def __post_init__(self) -> None:
+        if self.max_tracks < 1:
+            raise ValueError(f"dcase.max_tracks must be >= 1, got {self.max_tracks}")
+
+
+@dataclass
+class ScenesSourceConfig(SourceConfig):
+    """Where the events come from: the clip sources of ``simulate build``, or ``dcase``: recorded scenes."""
+
+    kind: Literal["synthetic", "fsdnoisy18k", "folder", "dcase"] = "synthetic"
+    dcase: DcaseSourceConfig = field(default_factory=DcaseSourceConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.kind == "dcase" and not (self.dcase.root and self.dcase.folds):
+            raise ValueError("source kind 'dcase' needs dcase.root (the STARSS23-layout folder) and dcase.folds "
+                             "(output split -> folds), e.g. 'source.dcase.folds={test: [dev-test-sony]}'")
+
+
+@dataclass
+class SofaBackendConfig:
+    """Measured rooms: the multichannel room impulse responses of a SOFA file (``backend.name: sofa``).
+
+    Events are placed at the file's measured source positions; a moving event steps through neighbouring measured
+    positions, ``seconds_per_position`` each. ``source_frame``/``mic_positions``: see
+    ``simulate.backends.sofa.SofaRoom`` (``array`` and explicit mic offsets for SpatialScaper's TAU/METU files).
+    """
+
+    path: str = ""
+    source_frame: Literal["global", "array"] = "global"
+    mic_positions: list[tuple[float, float, float]] | None = None
+    seconds_per_position: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.seconds_per_position <= 0:
+            raise ValueError(f"sofa.seconds_per_position must be > 0, got {self.seconds_per_position}")
+
+
+@dataclass
+class ScenesBackendConfig(BackendConfig):
+    """The RIR simulator of ``simulate build``, or ``name: sofa``: measured RIRs from ``sofa.path``."""
+
+    sofa: SofaBackendConfig = field(default_factory=SofaBackendConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.name == "sofa" and not self.sofa.path:
+            raise ValueError("backend 'sofa' needs sofa.path: a SOFA file of measured RIRs (backend.sofa.path=FILE)")
+
+
+@dataclass
 class ScenesOutputConfig:
     """How scenes are stored: audio dtype, the peak over all mics of each scene, scenes per work block."""
 
@@ -104,8 +169,8 @@ class ScenesConfig:
     seed: int = 0
     room: RoomConfig = field(default_factory=RoomConfig)
     array: ArrayConfig = field(default_factory=ArrayConfig)
-    source: SourceConfig = field(default_factory=SourceConfig)
-    backend: BackendConfig = field(default_factory=BackendConfig)
+    source: ScenesSourceConfig = field(default_factory=ScenesSourceConfig)
+    backend: ScenesBackendConfig = field(default_factory=ScenesBackendConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
     output: ScenesOutputConfig = field(default_factory=ScenesOutputConfig)
 
