@@ -174,14 +174,17 @@ def build_split_file(*, name: str, split: str, items: list, out_dir: Path, chunk
         final.unlink()
     if not items:
         raise BuildError(f"split {split!r} has no {pool.renderer.unit}s")
+    n_blocks = (len(items) + chunk - 1) // chunk
+    first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
+                                                       (shard[0] + 1) * n_blocks // shard[1])
+    if first == stop:
+        raise BuildError(f"split {split!r} has {n_blocks} block(s) of {chunk} {pool.renderer.unit}s, so shard "
+                         f"{shard[0]}/{shard[1]} would be empty; use at most {n_blocks} shards, or smaller blocks")
     work = out_dir / f"{name}.h5.work"
     plan = {"config_sha256": digest, "split": split, f"n_{pool.renderer.unit}s": len(items),
             f"chunk_{pool.renderer.unit}s": chunk, "listing_sha256": listing_sha256,
             "shard": list(shard) if shard else None}
     _prepare_work_dir(work, plan, overwrite)
-    n_blocks = (len(items) + chunk - 1) // chunk
-    first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
-                                                       (shard[0] + 1) * n_blocks // shard[1])
     paths = [work / f"block_{k:06d}.npz" for k in range(first, stop)]
     blocks = zip(range(first, stop), paths, strict=True)
     todo = [_Task(items[k * chunk : (k + 1) * chunk], path) for k, path in blocks if not path.exists()]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mcsimclr.core.h5schema import SpatialClipsFile
+from mcsimclr.core.scene_schema import SCENE_FORMAT_NAME
 
 
 def text_histogram(values: np.ndarray, edges: np.ndarray, *, width: int = 40, unit: str = "") -> list[str]:
@@ -31,7 +32,15 @@ def paired_histogram(a: np.ndarray, b: np.ndarray, edges: np.ndarray, *, names: 
 
 
 def describe(path: str | Path) -> str:
-    """The report that ``simulate info`` prints for one file."""
+    """The report that ``simulate info`` prints for one file (a clip file, or a scene file)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        is_scenes = f.attrs.get("format") == SCENE_FORMAT_NAME
+    if is_scenes:
+        from simulate.scenes.info import describe_scenes
+
+        return describe_scenes(path)
     with SpatialClipsFile(path) as clips:
         a = clips.attrs
         names = clips.class_names

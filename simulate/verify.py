@@ -1,4 +1,5 @@
-"""``simulate verify``: check a split file against the schema (mcsimclr/core/h5schema.py, docs/dataset.md)."""
+"""``simulate verify``: check a split file against the schema (mcsimclr/core/h5schema.py, docs/dataset.md); scene
+files against theirs (simulate/scenes/verify.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import h5py
 import numpy as np
 
 from mcsimclr.core.h5schema import FORMAT_NAME, PER_CLIP_FIELDS, REQUIRED_ATTRS, SCHEMA_VERSION
+from mcsimclr.core.scene_schema import SCENE_FORMAT_NAME, SCENE_SCHEMA_VERSION
 
 _KINDS = {"int64": "i", "int32": "i", "float32": "f", "float64": "f", "str": "O"}
 
@@ -28,6 +30,14 @@ def verify_file(path: str | Path, *, check_audio: bool = False) -> list[str]:
         return [f"{path}: not a readable HDF5 file ({err})"]
     problems: list[str] = []
     with f:
+        if f.attrs.get("format") == SCENE_FORMAT_NAME:
+            version = f.attrs.get("schema_version")
+            if version != SCENE_SCHEMA_VERSION:
+                return [f"{path}: scene schema_version {version}, this version of simulate reads "
+                        f"{SCENE_SCHEMA_VERSION}"]
+            from simulate.scenes.verify import verify_scene_file
+
+            return [f"{path}: {p}" for p in verify_scene_file(f, check_audio=check_audio)]
         if f.attrs.get("format") != FORMAT_NAME:
             return [f"{path}: attribute format is {f.attrs.get('format')!r}, expected {FORMAT_NAME!r}"]
         version = f.attrs.get("schema_version")

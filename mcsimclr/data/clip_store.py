@@ -91,7 +91,9 @@ class ClipStore:
                 self.audio[:, start : start + block.shape[1]] = block.to(self.device, dtype=dtype)
             self.offsets = torch.from_numpy(f.column("offsets")).to(self.device)
             self.lengths = torch.from_numpy(f.column("lengths")).to(self.device)
-            self.labels = {k: torch.from_numpy(np.asarray(f.column(k))).to(self.device) for k in LABEL_FIELDS}
+            # A scene file has labels per frame, not per clip: none of these (pretraining needs no labels).
+            self.labels = {k: torch.from_numpy(np.asarray(f.column(k))).to(self.device) for k in LABEL_FIELDS
+                           if k in f._h5()}
             self.sample_rate = f.sample_rate
 
     def __len__(self) -> int:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import h5py
 import numpy as np
 
 from mcsimclr.core.errors import DataError
 from mcsimclr.core.h5schema import FORMAT_NAME, SCHEMA_VERSION
+from mcsimclr.core.scene_schema import SCENE_FORMAT_NAME, SCENE_SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class DataInfo:
-    """Header of one split file."""
+    """Header of one split file: a clip file (``simulate build``, schema 1) or a scene file (``simulate scenes``,
+    schema 2; ``n_clips`` is then its number of scenes, each a long multi-event recording)."""
 
     path: Path
     sample_rate: int
@@ -22,6 +25,7 @@ class DataInfo:
     mic_offsets: np.ndarray  # (mics, 3)
     array_geometry: str
     class_names: tuple[str, ...]
+    kind: Literal["clips", "scenes"] = "clips"
 
     @property
     def n_mics(self) -> int:
@@ -38,16 +42,20 @@ def read_data_info(path: str | Path) -> DataInfo:
     except OSError as err:
         raise DataError(f"{path}: not a readable HDF5 file ({err})") from err
     with f:
-        if f.attrs.get("format") != FORMAT_NAME:
-            raise DataError(f"{path}: not a `simulate build` file (format {f.attrs.get('format')!r})")
+        fmt = f.attrs.get("format")
+        kind, expected, count = (("scenes", SCENE_SCHEMA_VERSION, "n_scenes") if fmt == SCENE_FORMAT_NAME
+                                 else ("clips", SCHEMA_VERSION, "n_clips"))
+        if fmt not in (FORMAT_NAME, SCENE_FORMAT_NAME):
+            raise DataError(f"{path}: not a `simulate build` or `simulate scenes` file (format {fmt!r})")
         version = int(f.attrs.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise DataError(f"{path}: schema_version {version}, this version of mcsimclr reads {SCHEMA_VERSION}; "
-                            "rebuild it with this version's `simulate build`")
+        if version != expected:
+            command = "simulate build" if kind == "clips" else "simulate scenes"
+            raise DataError(f"{path}: schema_version {version}, this version of mcsimclr reads {expected} for "
+                            f"{kind[:-1]} files; rebuild it with this version's `{command}`")
         names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs["class_names"])
-        return DataInfo(path=path, sample_rate=int(f.attrs["sample_rate"]), n_clips=int(f.attrs["n_clips"]),
+        return DataInfo(path=path, sample_rate=int(f.attrs["sample_rate"]), n_clips=int(f.attrs[count]),
                         mic_offsets=np.asarray(f.attrs["mic_offsets"], dtype=np.float64),
-                        array_geometry=str(f.attrs["array_geometry"]), class_names=names)
+                        array_geometry=str(f.attrs["array_geometry"]), class_names=names, kind=kind)
 
 
 def check_compatible(infos: list[DataInfo], *, sample_rate: int, mic_offsets: np.ndarray | None = None,

@@ -49,6 +49,10 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
                        "set out_dir to a new directory")
     info = read_data_info(config.data.train)
     monitors = [read_data_info(p) for p in (config.monitor.train, config.monitor.test) if p]
+    for monitor in monitors:
+        if monitor.kind != "clips":
+            raise DataError(f"{monitor.path}: a scene file; the kNN monitor needs labelled clip files "
+                            "(monitor.train, monitor.test from `simulate build`)")
     check_compatible([info, *monitors], sample_rate=config.features.sample_rate, what="the features config")
     if resume:
         meta = read_checkpoint(last)["mcsimclr"]

@@ -24,6 +24,9 @@ def check_labels(path: str | Path, *, what: str = "probe") -> DataInfo:
         DataError: naming the file, what is wrong and what is expected.
     """
     info = read_data_info(path)
+    if info.kind == "scenes":
+        raise DataError(f"{info.path}: a scene file (`simulate scenes`, labels per frame); the {what} evaluates one "
+                        "label per clip and needs a clip file from `simulate build`")
     expect = ("the probe needs a labelled split written by `simulate build` (clean_train or test): class_names, "
               "a class label and an azimuth for every clip")
     if len(info.class_names) < 2:
