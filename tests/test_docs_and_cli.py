@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mcsimclr.core.h5schema import REQUIRED_ATTRS, describe_schema
+from mcsimclr.core.scene_schema import describe_scene_schema
 
 
 def test_dataset_doc_lists_every_field_and_attribute():
@@ -15,6 +16,7 @@ def test_dataset_doc_lists_every_field_and_attribute():
     assert describe_schema() in doc, "regenerate the per-clip table in docs/dataset.md from describe_schema()"
     for attr in REQUIRED_ATTRS:
         assert f"`{attr}`" in doc, attr
+    assert describe_scene_schema() in doc, "regenerate the scene tables in docs/dataset.md from describe_scene_schema()"
 
 
 def test_readme_names_existing_configs_and_ci_runs_its_test_command():
