@@ -134,7 +134,11 @@ def test_simulate_schema_rejects_bad_values(override, message):
 def test_every_shipped_config_loads():
     from pathlib import Path
 
-    needs_root = {"fsdnoisy18k.yaml": "source.fsdnoisy18k.root=/data", "folder.yaml": "source.folder.root=/data"}
+    from simulate.scenes.config import ScenesConfig
+
+    needs_root = {"fsdnoisy18k.yaml": "source.fsdnoisy18k.root=/data", "folder.yaml": "source.folder.root=/data",
+                  "scenes-starss23.yaml": "source.dcase.root=/data"}
     for path in sorted(Path("configs/simulate").glob("*.yaml")):
         overrides = [needs_root[path.name]] if path.name in needs_root else []
-        assert isinstance(load_config(SimulateConfig, path, overrides), SimulateConfig)
+        schema = ScenesConfig if path.name.startswith("scenes-") else SimulateConfig
+        assert isinstance(load_config(schema, path, overrides), schema)
