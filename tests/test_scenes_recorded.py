@@ -242,3 +242,14 @@ def test_a_fold_in_two_splits_is_a_config_error(tmp_path: Path, capsys) -> None:
                  "source.dcase.folds={train: [dev-test-tau], test: [dev-test-tau]}"])
     assert code == 2
     assert "fold 'dev-test-tau' is in both 'train' and 'test'" in capsys.readouterr().err
+
+
+def test_a_split_without_recordings_is_refused(tmp_path: Path, capsys) -> None:
+    root = make_starss(tmp_path / "starss")
+    (root / "mic_dev" / "dev-test-sony").mkdir()
+    (root / "metadata_dev" / "dev-test-sony").mkdir()
+    code = main(["scenes", "--config", str(CONFIG), "--out", str(tmp_path / "out"), f"source.dcase.root={root}",
+                 "source.dcase.folds={train: [dev-train-sony], test: [dev-test-sony]}"])
+    assert code == 2
+    assert "split 'test': its folds dev-test-sony" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from simulate.dcase.export import DCASE_HOP_S
 from simulate.dcase.starss import STARSS_ARRAY, RecordedScene, read_starss_folder
 from simulate.scenes.block_arrays import PER_SCENE_NAMES, block_arrays
 from simulate.scenes.config import ScenesConfig
+from simulate.sources.base import SourceError
 
 __all__ = ["RecordedRef", "RecordedSceneRenderer", "check_recorded_config", "label_events", "list_recordings",
            "recordings_digest"]
@@ -104,6 +106,9 @@ def list_recordings(config: ScenesConfig, splits: Sequence[str]) -> dict[str, li
         folds = sorted(d.folds[split])
         out[split] = read_starss_folder(d.root, class_names=class_names, sample_rate=config.sample_rate, folds=folds,
                                         hop_s=DCASE_HOP_S, max_tracks=d.max_tracks)
+        if not out[split]:
+            raise SourceError(f"split {split!r}: its folds {', '.join(folds)} under {Path(d.root) / 'mic_dev'} hold "
+                              "no recordings (.wav)")
     return out
 
 
