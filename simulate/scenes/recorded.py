@@ -4,13 +4,14 @@ Each recording (``mic_dev/<fold>/<name>.wav`` with ``metadata_dev/<fold>/<name>.
 :func:`simulate.dcase.starss.read_starss_folder`) becomes one scene, in the arrays ``SceneRenderer.render`` makes,
 so that ``simulate.scenes.build`` assembles the file unchanged:
 
-- audio: the WAV's samples as read (float32, then ``output.audio_dtype``), not re-scaled: ``gain`` is 1.0;
+- audio: the WAV's samples as read (float32, then ``output.audio_dtype``: float16 rounds them), not re-scaled:
+  ``gain`` is 1.0 and the file's ``peak`` attribute NaN;
 - frames: the CSV's labels, ``ceil(samples / hop)`` frames of 100 ms (a labelled frame past the end of the audio
   is refused by the reader), ``dcase.max_tracks`` tracks;
 - events: the maximal runs of one (track, class) active on consecutive frames. Onset and duration come from the
   frames (onset ``first * hop``, end ``(last + 1) * hop``, cut at the end of the audio); trajectory ``recorded``,
   start/end positions and the event-to-background ratio NaN (not known for a recording), speeds 0, ``source_id``
-  the recording's name;
+  the recording's name. Two events of one class on one track with no frame between them read as one;
 - per scene: room fields and the array centre NaN, ``source_id`` ``<fold>/<name>``, ``scene_index`` the
   recording's row in its split (recordings sorted by fold, then name).
 """
@@ -35,8 +36,8 @@ from simulate.scenes.block_arrays import PER_SCENE_NAMES, block_arrays
 from simulate.scenes.config import ScenesConfig
 from simulate.sources.base import SourceError
 
-__all__ = ["RecordedRef", "RecordedSceneRenderer", "check_recorded_config", "label_events", "list_recordings",
-           "recordings_digest"]
+__all__ = ["LabelEvent", "RecordedRef", "RecordedSceneRenderer", "check_recorded_config", "label_events",
+           "list_recordings", "recordings_digest"]
 
 _NAN3 = (np.nan, np.nan, np.nan)
 
