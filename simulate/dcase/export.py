@@ -83,11 +83,14 @@ def export_scene_file(path: str | Path, *, out: str | Path, fold: str | None = N
                       subtype: str = "FLOAT") -> list[tuple[Path, Path]]:
     """Every scene of the scene file ``path`` in the DCASE layout under ``out`` (``simulate export-dcase``).
 
-    The recording of scene ``i`` is named after its ``source_id`` (``<split>-<index>``); the fold folder is
-    ``fold`` or the file's split. Returns the (WAV, CSV) paths in scene order.
+    The recording of scene ``i`` is named after its ``source_id``: a simulated scene's ``<split>-<index>`` goes
+    to the fold ``fold`` or the file's split; a recorded scene's ``<fold>/<name>`` (``source.kind: dcase``) to
+    ``fold`` if given, else back to its own fold, so that exporting a file of recordings gives their layout
+    again. Returns the (WAV, CSV) paths in scene order.
 
     Raises:
-        DataError: not a scene file, or labels at another hop than DCASE's 100 ms.
+        DataError: not a scene file, labels at another hop than DCASE's 100 ms, or two scenes that would be
+            written to the same fold and name.
     """
     from mcsimclr.core.errors import DataError
     from mcsimclr.core.scene_schema import open_scene_file
@@ -96,7 +99,17 @@ def export_scene_file(path: str | Path, *, out: str | Path, fold: str | None = N
         if abs(scenes.hop_s - DCASE_HOP_S) > 1e-9:
             raise DataError(f"{path}: labels every {scenes.hop_s:g} s; the DCASE format has 100 ms frames "
                             "(make the scenes with scene.label_hop_s=0.1)")
-        fold = fold or str(scenes.attrs["split"])
-        ids = scenes.column("source_id")
-        return [export_scene(out, name=str(ids[i]), fold=fold, audio=scenes.audio(i), sample_rate=scenes.sample_rate,
-                             labels=scenes.labels(i), subtype=subtype) for i in range(len(scenes))]
+        split = str(scenes.attrs["split"])
+        targets = []
+        for source_id in map(str, scenes.column("source_id")):
+            own, _, name = source_id.rpartition("/")
+            targets.append((fold or own or split, name))
+        seen: dict[tuple[str, str], int] = {}
+        for i, target in enumerate(targets):
+            if target in seen:
+                raise DataError(f"{path}: scenes {seen[target]} and {i} would both be written to "
+                                f"{target[0]}/{target[1]}; export them to their own folds (no --fold)")
+            seen[target] = i
+        return [export_scene(out, name=name, fold=target_fold, audio=scenes.audio(i),
+                             sample_rate=scenes.sample_rate, labels=scenes.labels(i), subtype=subtype)
+                for i, (target_fold, name) in enumerate(targets)]

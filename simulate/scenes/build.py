@@ -33,15 +33,23 @@ from simulate import SIMULATOR_VERSION
 from simulate.backends import backend_class, make_backend
 from simulate.blocks import BlockRenderer, BuildError, WorkerPool, build_split_file, check_shard
 from simulate.build import listing_digest
+from simulate.dcase.classes import STARSS23_CLASSES
+from simulate.dcase.export import DCASE_HOP_S
 from simulate.geometry import check_feasible
+from simulate.scenes.block_arrays import PER_SCENE_NAMES, block_arrays
 from simulate.scenes.config import ScenesConfig
 from simulate.scenes.events import ScheduleError
+from simulate.scenes.recorded import (
+    RecordedRef,
+    RecordedSceneRenderer,
+    check_recorded_config,
+    list_recordings,
+    recordings_digest,
+)
 from simulate.scenes.scene import RenderedScene, render_scene
 from simulate.scenes.trajectory import TrajectoryError
 from simulate.sources import ClipRef, SourceSet, make_source
 from simulate.spatialize import clip_rng
-
-PER_SCENE_NAMES = tuple(f.name for f in PER_SCENE_FIELDS if f.name not in ("offsets", "frame_offsets"))
 
 
 @dataclass(frozen=True)
@@ -174,20 +182,8 @@ class SceneRenderer(BlockRenderer):
                           "ebr_db": e.ebr_db, "source_id": e.clip.source_id}
                 for key, value in values.items():
                     events[key].append(value)
-        tracks = self.config.scene.max_polyphony
-        arrays: dict[str, np.ndarray] = {"audio": np.concatenate(audio, axis=1)}
-        arrays |= {f"scene__{f.name}": _column(scenes[f.name], f) for f in PER_SCENE_FIELDS if f.name in scenes}
-        arrays |= {f"frames__{f.name}": np.concatenate(frames[f.name]).astype(f.dtype).reshape(-1, tracks)
-                   for f in FRAME_FIELDS}
-        arrays |= {f"events__{f.name}": _column(events[f.name], f) for f in EVENT_FIELDS}
-        return arrays
-
-
-def _column(values: list, field) -> np.ndarray:
-    if field.dtype == "str":
-        return np.array([str(v) for v in values], dtype=str)
-    trailing = tuple(s for s in field.shape if isinstance(s, int))
-    return np.asarray(values, dtype=field.dtype).reshape((len(values), *trailing))
+        return block_arrays(audio=audio, scenes=scenes, frames=frames, events=events,
+                            tracks=self.config.scene.max_polyphony)
 
 
 def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
@@ -209,54 +205,98 @@ def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
             b.close()
 
 
-def build_scenes(config: ScenesConfig, *, out_dir: str | Path, workers: int = 1, splits: list[str] | None = None,
-                 overwrite: bool = False, progress: bool = True, shard: tuple[int, int] | None = None,
-                 log: Callable[[str], None] = print) -> list[Path]:
-    """Render (or resume) one scene file per split of ``config.scene.splits`` in ``out_dir``; their paths.
+@dataclass(frozen=True)
+class SplitPlan:
+    """One output split to build: its items (in order), the digest of its listing, and its own attributes."""
 
-    Arguments as ``simulate.build.build``; ``splits`` selects output splits.
+    split: str
+    items: list
+    listing_sha256: str
+    attrs: dict
 
-    Raises:
-        GeometryError, ScheduleError, SourceError, BackendUnavailable, BuildError: naming the value, file or scene.
-    """
-    check_shard(shard, workers)
-    offsets = mic_offsets(config.array)
+
+def _chosen(available: Sequence[str], splits: list[str] | None, *, where: str) -> list[str]:
+    """The output splits to build: ``splits`` (each checked against ``available``), else all of them."""
+    if splits is None:
+        return list(available)
+    unknown = [s for s in splits if s not in available]
+    if unknown:
+        raise BuildError(f"unknown split {unknown[0]!r}; {where} has: {', '.join(available)}")
+    return list(splits)
+
+
+def _simulated_plans(config: ScenesConfig, *, offsets: np.ndarray,
+                     splits: list[str] | None) -> tuple[BlockRenderer, list[SplitPlan], dict]:
+    """Simulated scenes: checks the room and backend, lists the source; the renderer, plans and attributes."""
     check_scene_feasible(config, offsets)
     b = config.backend
     make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
                  speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
     source = make_source(config.source)
     listing = source.splits()
-    names = dict(config.scene.splits)
-    if splits is not None:
-        unknown = [s for s in splits if s not in names]
-        if unknown:
-            raise BuildError(f"unknown split {unknown[0]!r}; scene.splits has: {', '.join(names)}")
-        names = {s: names[s] for s in splits}
+    names = {s: config.scene.splits[s] for s in _chosen(list(config.scene.splits), splits, where="scene.splits")}
     pool_of = clip_pools(config, listing)
     pools = {split: listing[pool_of[split]] for split in names}
+    plans = [SplitPlan(split, [SceneRef(split, i) for i in range(count)],
+                       hashlib.sha256(f"{pool_of[split]}\n{listing_digest(pools[split])}\n".encode()).hexdigest(),
+                       {"clip_split": pool_of[split]}) for split, count in names.items()]
+    attrs = {"class_names": string_array(list(source.class_names)), "source_kind": config.source.kind,
+             "backend": b.name, "backend_version": backend_class(b.name).version(), "peak": config.output.peak,
+             "label_hop_s": config.scene.label_hop_s, "max_tracks": config.scene.max_polyphony,
+             "max_polyphony": config.scene.max_polyphony, "scene_seconds": config.scene.duration_s}
+    return SceneRenderer(config, source, pools), plans, attrs
+
+
+def _recorded_plans(config: ScenesConfig, *, offsets: np.ndarray,
+                    splits: list[str] | None) -> tuple[BlockRenderer, list[SplitPlan], dict]:
+    """Recorded scenes (``source.kind: dcase``): no room, no backend; the folds of each output split, read and
+    checked before anything is written. ``peak`` is NaN: the recordings are stored as recorded, not scaled."""
+    check_recorded_config(config)
+    d = config.source.dcase
+    recordings = list_recordings(config, _chosen(list(d.folds), splits, where="source.dcase.folds"))
+    plans = [SplitPlan(split, [RecordedRef(split, i) for i in range(len(recs))], recordings_digest(recs),
+                       {"folds": string_array(sorted(d.folds[split]))}) for split, recs in recordings.items()]
+    class_names = d.class_names if d.class_names is not None else list(STARSS23_CLASSES)
+    attrs = {"class_names": string_array(list(class_names)), "source_kind": "dcase", "backend": "recorded",
+             "backend_version": "none", "peak": np.nan, "label_hop_s": DCASE_HOP_S, "max_tracks": d.max_tracks}
+    renderer = RecordedSceneRenderer(recordings=recordings, audio_dtype=config.output.audio_dtype,
+                                     max_tracks=d.max_tracks)
+    return renderer, plans, attrs
+
+
+def build_scenes(config: ScenesConfig, *, out_dir: str | Path, workers: int = 1, splits: list[str] | None = None,
+                 overwrite: bool = False, progress: bool = True, shard: tuple[int, int] | None = None,
+                 log: Callable[[str], None] = print) -> list[Path]:
+    """Render (or resume) one scene file per output split in ``out_dir``; their paths.
+
+    The output splits are those of ``scene.splits`` (simulated scenes) or of ``source.dcase.folds`` (recorded
+    scenes, ``source.kind: dcase``, see ``simulate.scenes.recorded``). Arguments as ``simulate.build.build``;
+    ``splits`` selects output splits.
+
+    Raises:
+        GeometryError, ScheduleError, SourceError, BackendUnavailable, BuildError, ValueError: naming the value,
+            file or scene.
+    """
+    check_shard(shard, workers)
+    offsets = mic_offsets(config.array)
+    plan_splits = _recorded_plans if config.source.kind == "dcase" else _simulated_plans
+    renderer, plans, source_attrs = plan_splits(config, offsets=offsets, splits=splits)
     config_yaml, digest = config_digest(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = {
         "format": SCENE_FORMAT_NAME, "schema_version": SCENE_SCHEMA_VERSION, "sample_rate": config.sample_rate,
         "n_mics": offsets.shape[0], "mic_offsets": offsets, "array_geometry": config.array.geometry,
-        "class_names": string_array(list(source.class_names)), "source_kind": config.source.kind,
-        "backend": b.name, "backend_version": backend_class(b.name).version(),
         "azimuth_convention": AZIMUTH_CONVENTION, "config_yaml": config_yaml, "config_sha256": digest,
-        "package_version": SIMULATOR_VERSION, "audio_dtype": config.output.audio_dtype, "peak": config.output.peak,
-        "label_hop_s": config.scene.label_hop_s, "max_tracks": config.scene.max_polyphony,
-        "max_polyphony": config.scene.max_polyphony, "scene_seconds": config.scene.duration_s,
+        "package_version": SIMULATOR_VERSION, "audio_dtype": config.output.audio_dtype, **source_attrs,
     }
     outputs = []
-    with WorkerPool(SceneRenderer(config, source, pools), workers) as pool:
-        for split, count in names.items():
-            name = split if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}"
-            items = [SceneRef(split, i) for i in range(count)]
-            listing_sha = hashlib.sha256(f"{pool_of[split]}\n{listing_digest(pools[split])}\n".encode()).hexdigest()
+    with WorkerPool(renderer, workers) as pool:
+        for plan in plans:
+            name = plan.split if shard is None else f"{plan.split}.shard-{shard[0]}-of-{shard[1]}"
             outputs.append(build_split_file(
-                name=name, split=split, items=items, out_dir=out_dir, chunk=config.output.chunk_scenes,
-                digest=digest, listing_sha256=listing_sha, pool=pool, overwrite=overwrite, progress=progress,
-                shard=shard, attrs={**base, "split": split, "clip_split": pool_of[split]}, assemble=_assemble,
-                log=log))
+                name=name, split=plan.split, items=plan.items, out_dir=out_dir, chunk=config.output.chunk_scenes,
+                digest=digest, listing_sha256=plan.listing_sha256, pool=pool, overwrite=overwrite,
+                progress=progress, shard=shard, attrs={**base, "split": plan.split, **plan.attrs},
+                assemble=_assemble, log=log))
     return outputs

@@ -86,7 +86,11 @@ class DcaseSourceConfig:
     ``metadata_dev/<fold>/*.csv``), read into scene files instead of simulated.
 
     ``folds`` maps each output split to the folds it holds (e.g. ``train: [dev-train-sony, dev-train-tau]``);
-    ``class_names`` fixes the classes (default: STARSS23's 13); ``max_tracks``: events at once in a frame.
+    a fold belongs to one split only. The folds decide the splits and their scenes (one per recording, sorted
+    by fold, then name): ``scene.splits`` and the rest of the ``scene``, ``room`` and ``backend`` sections are
+    not used. ``class_names`` fixes the classes (default: STARSS23's 13); ``max_tracks``: events at once in a
+    frame. The array must be ``tetrahedral`` and ``sample_rate`` that of the recordings (24000; no
+    resampling); labels are DCASE's 100 ms frames. See ``simulate.scenes.recorded``.
     """
 
     root: str = ""
@@ -97,6 +101,15 @@ class DcaseSourceConfig:
     def __post_init__(self) -> None:
         if self.max_tracks < 1:
             raise ValueError(f"dcase.max_tracks must be >= 1, got {self.max_tracks}")
+        owner: dict[str, str] = {}
+        for split, folds in self.folds.items():
+            if not folds:
+                raise ValueError(f"dcase.folds.{split} is empty; list the folds of split {split!r}")
+            for fold in folds:
+                if fold in owner:
+                    raise ValueError(f"dcase.folds: fold {fold!r} is in both {owner[fold]!r} and {split!r}; a fold "
+                                     "belongs to one split")
+                owner[fold] = split
 
 
 @dataclass
