@@ -157,7 +157,8 @@ def build_split_file(*, name: str, split: str, items: list, out_dir: Path, chunk
             without ``overwrite``, unfinished work with another is never mixed in.
         listing_sha256: digest of the items themselves (the source listing), part of the work plan.
         attrs: the file's attributes; the shard attributes (``SHARD_ATTRS``) are added here for a shard.
-        assemble: ``(final path, block files in order, attrs)`` writes and publishes the file.
+        assemble: ``(final path, block files in order, attrs)`` writes and publishes the file. A shard of a split
+            with fewer blocks than shards may get none: it is then a valid file of 0 items (merge skips nothing).
     """
     final = out_dir / f"{name}.h5"
     if final.exists():
@@ -177,9 +178,6 @@ def build_split_file(*, name: str, split: str, items: list, out_dir: Path, chunk
     n_blocks = (len(items) + chunk - 1) // chunk
     first, stop = (0, n_blocks) if shard is None else (shard[0] * n_blocks // shard[1],
                                                        (shard[0] + 1) * n_blocks // shard[1])
-    if first == stop:
-        raise BuildError(f"split {split!r} has {n_blocks} block(s) of {chunk} {pool.renderer.unit}s, so shard "
-                         f"{shard[0]}/{shard[1]} would be empty; use at most {n_blocks} shards, or smaller blocks")
     work = out_dir / f"{name}.h5.work"
     plan = {"config_sha256": digest, "split": split, f"n_{pool.renderer.unit}s": len(items),
             f"chunk_{pool.renderer.unit}s": chunk, "listing_sha256": listing_sha256,

@@ -93,8 +93,16 @@ class ClipRenderer(BlockRenderer):
         return arrays
 
 
+def _empty_block(n_mics: int) -> dict[str, np.ndarray]:
+    """The arrays of a block of no clips (an empty shard)."""
+    arrays = {f.name: np.zeros((0, *(s for s in f.shape if isinstance(s, int))), dtype=str if f.dtype == "str"
+                               else f.dtype) for f in PER_CLIP_FIELDS if f.name != "offsets"}
+    return {**arrays, "audio": np.zeros((n_mics, 0), dtype=np.float32), "skipped_ids": np.zeros(0, dtype=str),
+            "skipped_reasons": np.zeros(0, dtype=str)}
+
+
 def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
-    blocks = [np.load(p, allow_pickle=False) for p in block_paths]
+    blocks = [np.load(p, allow_pickle=False) for p in block_paths] or [_empty_block(int(attrs["n_mics"]))]
     try:
         columns = {f.name: np.concatenate([b[f.name] for b in blocks]) for f in PER_CLIP_FIELDS if f.name != "offsets"}
         skipped = ([str(s) for b in blocks for s in b["skipped_ids"]],
@@ -106,7 +114,8 @@ def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
         publish(partial, final)
     finally:
         for b in blocks:
-            b.close()
+            if hasattr(b, "close"):
+                b.close()
 
 
 def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, splits: list[str] | None = None,

@@ -28,6 +28,7 @@ SCENES_EXAMPLES = """examples:
   simulate scenes --config configs/simulate/scenes-demo.yaml --out data/scenes --shard 0/4   # one job of four
   simulate info data/scenes/test.h5          # events per class, polyphony, paths, directions
   simulate export-dcase data/scenes/test.h5 --out data/scenes-dcase
+  simulate scenes --config configs/simulate/scenes-starss23.yaml --out data/starss source.dcase.root=/data/STARSS23
 """
 
 

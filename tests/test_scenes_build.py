@@ -110,6 +110,19 @@ def test_shards_merge_into_the_unsharded_file(tmp_path, reference):
     assert sha(tmp_path / "test.h5") == sha(reference)
 
 
+def test_an_empty_shard_is_a_valid_file_and_merges(tmp_path, reference):
+    # 8 scenes in 2 blocks of 4, cut into 3 shards: shard 0 gets no block
+    args = ["scenes", "--config", TINY, "--out", str(tmp_path), "--no-progress", *ONE_SPLIT, "output.chunk_scenes=4"]
+    for i in range(3):
+        assert main([*args, "--shard", f"{i}/3"]) == 0
+    empty = tmp_path / "test.shard-0-of-3.h5"
+    assert verify_file(empty) == [] and len(SpatialScenesFile(empty)) == 0
+    assert main(["merge", *map(str, sorted(tmp_path.glob("test.shard-*-of-3.h5"))), "--out",
+                 str(tmp_path / "test.h5")]) == 0
+    assert main([*args[:4], str(tmp_path / "whole"), "--no-progress", *ONE_SPLIT, "output.chunk_scenes=4"]) == 0
+    assert sha(tmp_path / "test.h5") == sha(tmp_path / "whole" / "test.h5")
+
+
 def test_export_dcase_writes_the_labels_of_the_file(scenes, tmp_path):
     assert main(["export-dcase", str(scenes / "test.h5"), "--out", str(tmp_path)]) == 0
     with SpatialScenesFile(scenes / "test.h5") as f:

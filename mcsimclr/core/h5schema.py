@@ -115,7 +115,7 @@ def write_audio(f: h5py.File | h5py.Group, audio_parts: Iterable[Callable[[], np
     """
     audio = f.create_dataset(
         "audio", shape=(n_mics, total), dtype=audio_dtype,
-        chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, max(total, 1))), track_times=False,
+        chunks=(n_mics, min(AUDIO_CHUNK_SAMPLES, total)) if total else None, track_times=False,
     )
     pos, pending = 0, []
     for part in audio_parts:

@@ -186,8 +186,16 @@ class SceneRenderer(BlockRenderer):
                             tracks=self.config.scene.max_polyphony)
 
 
+def _empty_block(*, n_mics: int, tracks: int) -> dict[str, np.ndarray]:
+    """The arrays of a block of no scenes (an empty shard)."""
+    return block_arrays(audio=[np.zeros((n_mics, 0), dtype=np.float32)], scenes={k: [] for k in PER_SCENE_NAMES},
+                        frames={f.name: [np.zeros((0, tracks), dtype=f.dtype)] for f in FRAME_FIELDS},
+                        events={f.name: [] for f in EVENT_FIELDS}, tracks=tracks)
+
+
 def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
-    blocks = [np.load(p, allow_pickle=False) for p in block_paths]
+    blocks = [np.load(p, allow_pickle=False) for p in block_paths] or [
+        _empty_block(n_mics=int(attrs["n_mics"]), tracks=int(attrs["max_tracks"]))]
     try:
         scenes = {f.name: np.concatenate([b[f"scene__{f.name}"] for b in blocks]) for f in PER_SCENE_FIELDS
                   if f.name in PER_SCENE_NAMES}
@@ -202,7 +210,8 @@ def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
         publish(partial, final)
     finally:
         for b in blocks:
-            b.close()
+            if hasattr(b, "close"):
+                b.close()
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def describe_scenes(path: str | Path) -> str:
             f"{lengths.min() / fs:.2f}-{lengths.max() / fs:.2f} s), {len(events['scene'])} events, labels every "
             f"{float(a['label_hop_s']):g} s on {int(a['max_tracks'])} tracks",
             f"  {a['n_mics']} mics ({a['array_geometry']}), {fs} Hz, {a['audio_dtype']}, source {a['source_kind']}, "
-            f"backend {a['backend_version']}, schema {a['schema_version']}",
+            f"backend {a['backend']} ({a['backend_version']}), schema {a['schema_version']}",
             "  frames at each polyphony (events active at once):",
         ]
         fractions = polyphony_fractions(frames["active"])
