@@ -96,10 +96,8 @@ class _Counts:
     """Per-class sums over recordings ``(n_classes,)`` and the scalar S, D, I of the error rate."""
 
     def __init__(self, n_classes: int) -> None:
-        z = lambda: np.zeros(n_classes, dtype=np.float64)  # noqa: E731
-        self.tp, self.fp_spatial, self.fp, self.fn = z(), z(), z(), z()
-        self.matched, self.n_ref = z(), z()
-        self.sum_doa, self.sum_dist, self.sum_rel_dist = z(), z(), z()
+        self.tp, self.fp_spatial, self.fp, self.fn, self.matched, self.n_ref, self.sum_doa, self.sum_dist, \
+            self.sum_rel_dist = np.zeros((9, n_classes), dtype=np.float64)
         self.s = self.d = self.i = 0
 
     def close_block(self, *, loc_fp: int, loc_fn: int) -> None:
