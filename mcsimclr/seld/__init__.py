@@ -1,0 +1,1 @@
+"""Sound event localisation and detection (SELD): the DCASE Task 3 metrics on frame labels (``metrics``)."""
