@@ -74,8 +74,33 @@ class _Task:
 _WORKER: dict = {}
 
 
-def _init_worker(config: SimulateConfig, source: SourceSet) -> None:
-    """Start of a worker process: one thread, and the state every block needs."""
+def worker_gpu(index: int, gpus: list[str]) -> str | None:
+    """The GPU of worker ``index`` (0, 1, ...): round-robin over ``gpus`` (CUDA device ids), ``None`` if empty."""
+    return gpus[index % len(gpus)] if gpus else None
+
+
+def backend_gpus(backend: object) -> list[str]:
+    """The CUDA devices a backend's workers share out: the visible ones if the backend runs on CUDA, else none."""
+    device = getattr(backend, "device", None)
+    if device is None or not str(device).startswith("cuda"):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _init_worker(config: SimulateConfig, source: SourceSet, gpus: list[str], counter) -> None:
+    """Start of a worker process: one thread, its GPU (CUDA backends: worker i gets ``gpus[i % len(gpus)]``,
+    set before anything in the process starts CUDA), and the state every block needs."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    gpu = worker_gpu(index, gpus)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     if "torch" in sys.modules:  # never import it here: it costs seconds per worker and simulate needs none
         sys.modules["torch"].set_num_threads(1)
     _set_state(config, source)
@@ -199,8 +224,9 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     offsets = mic_offsets(config.array)
     check_feasible(config.room, offsets)
     b = config.backend
-    make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                 speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+    probe = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
+                         speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+    gpus = backend_gpus(probe)
     source = make_source(config.source)
     listing = source.splits()
     if splits is not None:
@@ -219,8 +245,9 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
             """One pool of spawned workers for all splits, started only if some work needs it."""
             if not pools:
                 stack.enter_context(_single_threaded_env())
-                pools.append(stack.enter_context(mp.get_context("spawn").Pool(
-                    workers, initializer=_init_worker, initargs=(config, source))))
+                ctx = mp.get_context("spawn")
+                pools.append(stack.enter_context(ctx.Pool(
+                    workers, initializer=_init_worker, initargs=(config, source, gpus, ctx.Value("i", 0)))))
             return pools[0]
 
         for split, refs in listing.items():
