@@ -39,7 +39,8 @@ OUT_DIR=$(cd "$OUT_DIR" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")
 SITE=$WORK/site
 mkdir -p "$SITE"
-export PYTHONPATH="$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}"
+# The repository first: its code is what is checked, not the copy in the carried wheel.
+export PYTHONPATH="$REPO:$SITE${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1 WANDB_MODE=disabled MPLBACKEND=Agg
 REPORT=$OUT_DIR/gpu_check.md
 PARTIAL=$REPORT.partial  # renamed to gpu_check.md only once every step has been recorded
@@ -106,9 +107,18 @@ skip_step() {
 
 step_environment() {
     if [ -d third_party/wheels ] && compgen -G "third_party/wheels/*.whl" >/dev/null; then
-        "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-            third_party/wheels/*.whl || return 1
-        echo "installed offline into $SITE: $(cd third_party/wheels && ls -- *.whl | tr '\n' ' ')"
+        echo "carried wheels, installed offline into $SITE:"
+        echo
+        local w
+        for w in third_party/wheels/*.whl; do
+            if "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "$w" \
+                    2>>"$SITE/pip.log"; then
+                echo "- $(basename "$w")"
+            else
+                echo "- $(basename "$w"): **not installed** (not for this Python or platform; pip's words on stderr)"
+                tail -n 3 "$SITE/pip.log" >&2
+            fi
+        done
     else
         echo "no third_party/wheels: the packages already installed are used"
     fi
