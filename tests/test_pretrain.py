@@ -185,19 +185,26 @@ def test_schedule_warms_up_then_decays_to_zero():
 
 @pytest.mark.parametrize("mode", ["device", "stream"])
 def test_ddp_on_cpu_with_two_processes(data, tmp_path, mode):
-    """Lightning DDP (gloo) in two processes: each takes its own half of every global batch of 2 x 2 pairs."""
+    """Lightning DDP (gloo) in two processes: each takes its own half of every global batch of 2 x 2 pairs. In
+    device mode each holds only its shard of the split, and the kNN monitor runs on rank 0 and reaches both."""
     import subprocess
     import sys
 
     out = tmp_path / "ddp"
+    monitor = [f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}"] if mode == "device" \
+        else []
     done = subprocess.run(
         [sys.executable, "-m", "mcsimclr.cli", "pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}",
-         f"out_dir={out}", "trainer.devices=2", "optim.batch_size=2", f"data.mode={mode}"],
+         f"out_dir={out}", "trainer.devices=2", "optim.batch_size=2", f"data.mode={mode}", *monitor],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     ckpt = read_checkpoint(out / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2 * (12 // (2 * 2))  # 3 steps per epoch: the 12 clips split over 2 processes
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    if monitor:
+        accs = [float(r["monitor/knn_acc"]) for r in rows(out) if r["monitor/knn_acc"]]
+        assert len(accs) == 2 and all(0 <= a <= 100 for a in accs)
+        assert (out / "checkpoints" / "best.ckpt").is_file()  # both processes saw the monitored metric
 
 
 def test_checkpoints_from_before_input_norm_still_load(full_run, tmp_path):
@@ -219,6 +226,11 @@ def test_sync_batchnorm_is_on_for_several_gpu_processes_only():
     assert resolve_sync_batchnorm(True, world_size=1, accelerator="cpu") is True
     with pytest.raises(RunError, match="sync_batchnorm=true needs GPUs"):
         resolve_sync_batchnorm(True, world_size=2, accelerator="cpu")
+    from mcsimclr.config import ConfigError
+
+    assert load_config(PretrainConfig, TINY, ["trainer.sync_batchnorm=false"]).trainer.sync_batchnorm is False
+    with pytest.raises(ConfigError, match=r"trainer\.sync_batchnorm: expected .*'auto'.* or bool, got 'maybe'"):
+        load_config(PretrainConfig, TINY, ["trainer.sync_batchnorm=maybe"])
 
 
 def test_sync_batchnorm_true_on_cpu_processes_fails_before_writing(data, tmp_path, capsys):
