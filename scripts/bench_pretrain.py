@@ -210,33 +210,36 @@ def main(argv: list[str] | None = None) -> int:
             log=dataclasses.replace(cfg.log, wandb=False),
             trainer=dataclasses.replace(cfg.trainer, accelerator="gpu" if device.type == "cuda" else "cpu",
                                         devices=1, num_nodes=1, progress_bar=False, log_every_n_steps=10**6))
-        results = []
-        for k, variant in enumerate(args.variants):
+        precision = cfg.trainer.precision if device.type == "cuda" else "32"
+        peak, peak_text = peak_flops(device, precision)
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+            f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        steps_per_epoch = NOISY_TRAIN_CLIPS // batch
+        print(f"device: {name}; torch {torch.__version__}; config {args.config}; batch {batch}; precision "
+              f"{precision}; stand-in split {n_clips} clips of {args.seconds[0]:g}-{args.seconds[1]:g} s; "
+              f"{args.warmup} warm-up + {args.steps} timed steps per variant (medians)\n")
+        print(f"peak assumed for MFU: {peak_text}\n", flush=True)
+        flops = None
+        for k, variant in enumerate(args.variants):  # each row as soon as it is measured
             run_cfg = dataclasses.replace(cfg, out_dir=str(Path(tmp) / f"run{k}"))
-            results.append(run_variant(run_cfg, compile_=variant == "compile", warmup=args.warmup,
-                                       steps=args.steps, count_flops=variant == "eager"))
-    precision = cfg.trainer.precision if device.type == "cuda" else "32"
-    peak, peak_text = peak_flops(device, precision)
-    flops = next((r.flops for r in results if r.flops), None)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    steps_per_epoch = NOISY_TRAIN_CLIPS // batch
-    print(f"device: {name}; torch {torch.__version__}; config {args.config}; batch {batch}; precision "
-          f"{precision}; stand-in split {n_clips} clips of {args.seconds[0]:g}-{args.seconds[1]:g} s; "
-          f"{args.warmup} warm-up + {args.steps} timed steps per variant (medians)\n")
-    print(f"FLOPs per step: {flops / 1e9:.3f} GFLOP (FlopCounterMode, one eager step, cuDNN off for it)"
-          if flops else "FLOPs per step: not counted (no eager variant, or --warmup < 2)")
-    print(f"peak assumed for MFU: {peak_text}\n")
-    print("| variant | steps/s | clips/s | data s/step | compute s/step | data share | peak memory (GiB) | MFU | "
-          f"projected {PAPER_EPOCHS} epochs x {steps_per_epoch} steps |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        rate = 1.0 / r.step_s
-        mfu = f"{100 * flops * rate / peak:.1f} %" if (flops and peak) else "n/a"
-        mem = f"{r.peak_gib:.2f}" if r.peak_gib is not None else "n/a"
-        minutes = PAPER_EPOCHS * steps_per_epoch * r.step_s / 60
-        print(f"| {r.variant} | {rate:.3f} | {batch * rate:.1f} | {r.data_s:.4f} | {r.compute_s:.4f} | "
-              f"{100 * r.data_s / r.step_s:.1f} % | {mem} | {mfu} | {minutes:.1f} min |")
+            r = run_variant(run_cfg, compile_=variant == "compile", warmup=args.warmup, steps=args.steps,
+                            count_flops=variant == "eager")
+            if r.flops and flops is None:
+                flops = r.flops
+                print(f"FLOPs per step: {flops / 1e9:.3f} GFLOP (FlopCounterMode, one eager step, cuDNN off for "
+                      "it)\n")
+            if k == 0:
+                print("| variant | steps/s | clips/s | data s/step | compute s/step | data share | peak memory (GiB) | "
+                      f"MFU | projected {PAPER_EPOCHS} epochs x {steps_per_epoch} steps |")
+                print("|---|---|---|---|---|---|---|---|---|")
+            rate = 1.0 / r.step_s
+            mfu = f"{100 * flops * rate / peak:.1f} %" if (flops and peak) else "n/a"
+            mem = f"{r.peak_gib:.2f}" if r.peak_gib is not None else "n/a"
+            minutes = PAPER_EPOCHS * steps_per_epoch * r.step_s / 60
+            print(f"| {r.variant} | {rate:.3f} | {batch * rate:.1f} | {r.data_s:.4f} | {r.compute_s:.4f} | "
+                  f"{100 * r.data_s / r.step_s:.1f} % | {mem} | {mfu} | {minutes:.1f} min |", flush=True)
+        if flops is None:
+            print("\nFLOPs per step: not counted (no eager variant, or --warmup < 2)")
     return 0
 
 
