@@ -37,6 +37,7 @@ class BlockRenderer(abc.ABC):
     """Renders blocks of items into arrays; sent to each worker process (so it must pickle) and set up there."""
 
     unit: str = "item"
+    gpus: Sequence[str] = ()  # CUDA device ids its workers take in turn (``backend_gpus``); none on the CPU
 
     @abc.abstractmethod
     def setup(self) -> None:
@@ -58,8 +59,33 @@ class _Task:
 _WORKER: dict = {}
 
 
-def _init_worker(renderer: BlockRenderer) -> None:
-    """Start of a worker process: one thread, and the state every block needs."""
+def worker_gpu(index: int, gpus: list[str]) -> str | None:
+    """The GPU of worker ``index`` (0, 1, ...): round-robin over ``gpus`` (CUDA device ids), ``None`` if empty."""
+    return gpus[index % len(gpus)] if gpus else None
+
+
+def backend_gpus(backend: object) -> list[str]:
+    """The CUDA devices a backend's workers share out: the visible ones if the backend runs on CUDA, else none."""
+    device = getattr(backend, "device", None)
+    if device is None or not str(device).startswith("cuda"):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _init_worker(renderer: BlockRenderer, gpus: list[str], counter: Any) -> None:
+    """Start of a worker process: one thread, its GPU (CUDA backends: worker i gets ``gpus[i % len(gpus)]``, set
+    before anything in the process starts CUDA), and the state every block needs."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    gpu = worker_gpu(index, gpus)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     if "torch" in sys.modules:  # never import it here: it costs seconds per worker and simulate needs none
         sys.modules["torch"].set_num_threads(1)
     _set_state(renderer)
@@ -123,10 +149,11 @@ def _prepare_work_dir(work: Path, plan: dict, overwrite: bool) -> None:
 
 class WorkerPool:
     """One pool of spawned single-threaded workers for all splits of a build, started only if some work needs
-    it; a context manager that ends the pool (and restores the environment) on exit."""
+    it; a context manager that ends the pool (and restores the environment) on exit. With the renderer's ``gpus``
+    (CUDA device ids, see ``backend_gpus``) worker i works on ``gpus[i % len(gpus)]``."""
 
     def __init__(self, renderer: BlockRenderer, workers: int) -> None:
-        self.renderer, self.workers = renderer, workers
+        self.renderer, self.workers, self.gpus = renderer, workers, list(renderer.gpus)
         self._stack = contextlib.ExitStack()
         self._pool: mp.pool.Pool | None = None
 
@@ -139,8 +166,9 @@ class WorkerPool:
     def get(self) -> mp.pool.Pool:
         if self._pool is None:
             self._stack.enter_context(single_threaded_env())
-            self._pool = self._stack.enter_context(mp.get_context("spawn").Pool(
-                self.workers, initializer=_init_worker, initargs=(self.renderer,)))
+            ctx = mp.get_context("spawn")
+            self._pool = self._stack.enter_context(ctx.Pool(
+                self.workers, initializer=_init_worker, initargs=(self.renderer, self.gpus, ctx.Value("i", 0))))
         return self._pool
 
 

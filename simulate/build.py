@@ -31,7 +31,7 @@ from mcsimclr.core.h5schema import (
 )
 from simulate import SIMULATOR_VERSION
 from simulate.backends import backend_class, make_backend
-from simulate.blocks import BlockRenderer, BuildError, WorkerPool, build_split_file, check_shard
+from simulate.blocks import BlockRenderer, BuildError, WorkerPool, backend_gpus, build_split_file, check_shard
 from simulate.config import SimulateConfig
 from simulate.geometry import check_feasible
 from simulate.sources import ClipRef, SourceSet, make_source
@@ -62,8 +62,8 @@ class ClipRenderer(BlockRenderer):
 
     unit = "clip"
 
-    def __init__(self, config: SimulateConfig, source: SourceSet) -> None:
-        self.config, self.source = config, source
+    def __init__(self, config: SimulateConfig, source: SourceSet, *, gpus: Sequence[str] = ()) -> None:
+        self.config, self.source, self.gpus = config, source, list(gpus)
 
     def __getstate__(self) -> dict:
         return {"config": self.config, "source": self.source}
@@ -142,8 +142,8 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
     offsets = mic_offsets(config.array)
     check_feasible(config.room, offsets)
     b = config.backend
-    make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                 speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+    probe = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
+                         speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
     source = make_source(config.source)
     listing = source.splits()
     if splits is not None:
@@ -175,7 +175,7 @@ def build(config: SimulateConfig, *, out_dir: str | Path, workers: int = 1, spli
         "peak": config.output.peak,
     }
     outputs = []
-    with WorkerPool(ClipRenderer(config, source), workers) as pool:
+    with WorkerPool(ClipRenderer(config, source, gpus=backend_gpus(probe)), workers) as pool:
         for split, refs in listing.items():
             name = split if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}"
             outputs.append(build_split_file(

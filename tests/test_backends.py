@@ -201,6 +201,25 @@ def test_gpurir_options_are_validated(gpurir_backend_class):
         gpurir_backend_class(sample_rate=FS, max_order=None, speed_of_sound=C, air_absorption=True)
 
 
+def test_gpurir_scenes_in_one_room_share_one_call(gpurir_backend_class):
+    import dataclasses
+
+    backend = gpurir_backend_class(sample_rate=FS, max_order=None, speed_of_sound=C)
+    (scene,) = scenes(1)
+    # The same room and array with the source moved 2 cm along y: same T_diff, T_max and image counts.
+    moved = dataclasses.replace(scene, source_pos=scene.source_pos + np.array([0.0, 0.02, 0.0]))
+    assert backend._plan(moved) == backend._plan(scene)
+    together = backend.rirs([scene, moved])
+    assert backend.calls == 1 and len(FakeBinding.calls) == 1
+    alone = [backend.rirs([s])[0] for s in (scene, moved)]
+    for (a, order_a), (b, order_b) in zip(together, alone, strict=True):
+        assert order_a == order_b and np.array_equal(a, b)
+    assert_physical(moved, together[1][0])
+    other = scenes(2, seed=5)
+    backend.rirs([scene, *other])
+    assert backend.calls == 3  # rooms of random sizes: one call each
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(backend_status("gpurir") is not None, reason=str(backend_status("gpurir")))
 def test_gpurir_on_the_gpu_is_physical():

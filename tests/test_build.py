@@ -277,3 +277,33 @@ def test_shards_of_different_builds_are_refused(tmp_path, capsys):
     assert main([*args, "--shard", "1/2", "seed=7"]) == 0
     assert main(["merge", *map(str, sorted(tmp_path.glob("test.shard-*"))), "--out", str(tmp_path / "m.h5")]) == 2
     assert "config_sha256" in capsys.readouterr().err and not (tmp_path / "m.h5").exists()
+
+
+def test_workers_of_a_cuda_backend_take_the_gpus_in_turn(monkeypatch):
+    """Each worker process of a CUDA backend sees one GPU (CUDA_VISIBLE_DEVICES, set before CUDA starts in it):
+    worker i takes gpus[i % len(gpus)]; a CPU backend's workers are left alone."""
+    import multiprocessing as mp
+    import types
+
+    import torch
+
+    from mcsimclr.core.config import load_config
+    from simulate.backends import make_backend
+    from simulate.blocks import _init_worker, backend_gpus, worker_gpu
+    from simulate.build import ClipRenderer
+    from simulate.config import SimulateConfig
+    from simulate.sources import make_source
+
+    assert [worker_gpu(i, ["0", "1", "2"]) for i in range(5)] == ["0", "1", "2", "0", "1"]
+    assert worker_gpu(3, []) is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5, 7")
+    assert backend_gpus(types.SimpleNamespace(device=torch.device("cuda"))) == ["5", "7"]
+    cpu_backend = make_backend("pyroomacoustics", sample_rate=16000, max_order=2, speed_of_sound=343.0)
+    assert backend_gpus(cpu_backend) == []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    config = load_config(SimulateConfig, "configs/simulate/tiny.yaml")
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2, initializer=_init_worker,
+                  initargs=(ClipRenderer(config, make_source(config.source)), ["5", "7"], ctx.Value("i", 0))) as pool:
+        seen = set(pool.map(os.getenv, ["CUDA_VISIBLE_DEVICES"] * 8, chunksize=1))
+    assert seen and seen <= {"5", "7"}

@@ -122,3 +122,37 @@ def test_bad_arguments(split_file):
         ClipsDataset(split_file, crop_samples=10, views=3)
     with pytest.raises(ValueError, match="crop must be >= 1"):
         draw_starts(torch.tensor([5]), 0)
+
+
+def test_store_of_a_shard_holds_those_clips_only(split_file):
+    full = ClipStore(split_file, device="cpu", dtype=torch.float32)
+    clips = np.array([5, 0, 7])
+    shard = ClipStore(split_file, device="cpu", dtype=torch.float32, clips=clips)
+    assert len(shard) == 3 and shard.audio.shape[1] == int(full.lengths[clips].sum())
+    for i, c in enumerate(clips):
+        o, n, fo = int(shard.offsets[i]), int(shard.lengths[i]), int(full.offsets[c])
+        assert n == int(full.lengths[c])
+        assert torch.equal(shard.audio[:, o : o + n], full.audio[:, fo : fo + n])
+        for key, column in full.labels.items():
+            assert torch.equal(shard.labels[key][i], column[c])
+    with pytest.raises(ValueError, match=r"noisy_train.h5: clips must be indices in \[0, 12\)"):
+        ClipStore(split_file, clips=np.array([12]))
+
+
+def test_process_shards_cover_the_split_once_and_take_equal_steps():
+    from mcsimclr.pretrain.datamodule import IndexBatches, shard_clips
+
+    for n, world in [(12, 1), (12, 2), (13, 4), (1000, 3)]:
+        shards = [shard_clips(n, rank=r, world_size=world) for r in range(world)]
+        assert np.array_equal(np.sort(np.concatenate(shards)), np.arange(n))  # disjoint, complete
+        batches = [IndexBatches(n, batch_size=2, seed=0, rank=r, world_size=world) for r in range(world)]
+        assert len({len(b) for b in batches}) == 1 and len(batches[0]) == n // (2 * world)
+        for r, b in enumerate(batches):
+            epoch = torch.cat([b[s] for s in range(len(b))])
+            assert len(torch.unique(epoch)) == len(epoch)  # no clip twice in an epoch
+            assert int(epoch.max()) < len(shards[r])  # indices into the process's own shard
+    # One process: the batches of one seeded permutation of the whole split, as before sharding existed.
+    one = IndexBatches(12, batch_size=4, seed=3)
+    one.set_epoch(2)
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(3 * 100_003 + 2))
+    assert all(torch.equal(one[s], perm[4 * s : 4 * s + 4]) for s in range(3))

@@ -229,3 +229,24 @@ def test_mixed_precision_step_on_gpu(branches):
     assert z1.dtype == torch.float16 and loss.dtype == torch.float32
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in encoder.parameters())
+
+
+def test_gru_runs_in_float32_under_bf16_autocast():
+    """CUDA autocast would cast cuDNN's GRU to float16 even under bf16 (no gradient scaler in a bf16-mixed run):
+    the encoder runs its GRU in float32 with autocast off, while the convolutions follow autocast."""
+    torch.manual_seed(0)
+    encoder = CRNNEncoder(in_channels=10, n_bins=32, **TINY)
+    seen: dict[str, torch.dtype] = {}
+    branch = encoder.branch["joint"]
+    branch.convs.register_forward_hook(lambda m, i, o: seen.__setitem__("conv_out", o.dtype))
+    branch.gru.register_forward_hook(lambda m, i, o: seen.update(gru_in=i[0].dtype, gru_out=o[0].dtype))
+    x = torch.randn(4, 10, 16, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = encoder(x)
+    assert seen == {"conv_out": torch.bfloat16, "gru_in": torch.float32, "gru_out": torch.float32}
+    assert out.dtype == torch.bfloat16  # the output linear layer follows autocast again
+    out.float().square().sum().backward()
+    grads = [p.grad for p in branch.gru.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+    with torch.no_grad():  # the same function as float32, up to the bf16 rounding of the convolutions
+        torch.testing.assert_close(out.float(), encoder(x), atol=0.05, rtol=0.05)

@@ -18,7 +18,7 @@ from mcsimclr.cli import main
 from mcsimclr.core.config import load_config
 from mcsimclr.data.data_info import DataError
 from mcsimclr.pretrain.config import PretrainConfig
-from mcsimclr.pretrain.run import pretrain
+from mcsimclr.pretrain.run import RunError, pretrain, resolve_sync_batchnorm
 from mcsimclr.pretrain.schedule import warmup_cosine
 from simulate.cli import main as simulate
 
@@ -174,19 +174,26 @@ def test_schedule_warms_up_then_decays_to_zero():
 
 @pytest.mark.parametrize("mode", ["device", "stream"])
 def test_ddp_on_cpu_with_two_processes(data, tmp_path, mode):
-    """Lightning DDP (gloo) in two processes: each takes its own half of every global batch of 2 x 2 pairs."""
+    """Lightning DDP (gloo) in two processes: each takes its own half of every global batch of 2 x 2 pairs. In
+    device mode each holds only its shard of the split, and the kNN monitor runs on rank 0 and reaches both."""
     import subprocess
     import sys
 
     out = tmp_path / "ddp"
+    monitor = [f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}"] if mode == "device" \
+        else []
     done = subprocess.run(
         [sys.executable, "-m", "mcsimclr.cli", "pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}",
-         f"out_dir={out}", "trainer.devices=2", "optim.batch_size=2", f"data.mode={mode}"],
+         f"out_dir={out}", "trainer.devices=2", "optim.batch_size=2", f"data.mode={mode}", *monitor],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     ckpt = read_checkpoint(out / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2 * (12 // (2 * 2))  # 3 steps per epoch: the 12 clips split over 2 processes
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    if monitor:
+        accs = [float(r["monitor/knn_acc"]) for r in rows(out) if r["monitor/knn_acc"]]
+        assert len(accs) == 2 and all(0 <= a <= 100 for a in accs)
+        assert (out / "checkpoints" / "best.ckpt").is_file()  # both processes saw the monitored metric
 
 
 def test_checkpoints_from_before_input_norm_still_load(full_run, tmp_path):
@@ -198,3 +205,64 @@ def test_checkpoints_from_before_input_norm_still_load(full_run, tmp_path):
     model = mcsimclr.load_encoder(old)
     assert model.encoder.input_norm == "none"
     assert model(torch.randn(2, 4, 8000)).shape == (2, 32)
+
+
+def test_sync_batchnorm_is_on_for_several_gpu_processes_only():
+    assert resolve_sync_batchnorm("auto", world_size=4, accelerator="gpu") is True
+    assert resolve_sync_batchnorm("auto", world_size=1, accelerator="gpu") is False
+    assert resolve_sync_batchnorm("auto", world_size=2, accelerator="cpu") is False  # gloo: torch refuses it
+    assert resolve_sync_batchnorm(False, world_size=4, accelerator="gpu") is False
+    assert resolve_sync_batchnorm(True, world_size=1, accelerator="cpu") is True
+    with pytest.raises(RunError, match="sync_batchnorm=true needs GPUs"):
+        resolve_sync_batchnorm(True, world_size=2, accelerator="cpu")
+    from mcsimclr.core.config import ConfigError
+
+    assert load_config(PretrainConfig, TINY, ["trainer.sync_batchnorm=false"]).trainer.sync_batchnorm is False
+    with pytest.raises(ConfigError, match=r"trainer\.sync_batchnorm: expected .*'auto'.* or bool, got 'maybe'"):
+        load_config(PretrainConfig, TINY, ["trainer.sync_batchnorm=maybe"])
+
+
+def test_sync_batchnorm_true_on_cpu_processes_fails_before_writing(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(args(data, out, "trainer.devices=2", "optim.batch_size=2", "trainer.sync_batchnorm=true")) == 2
+    assert "sync_batchnorm=true needs GPUs" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_knn_bank_is_loaded_on_the_modules_device_at_fit_start(data):
+    """Lightning moves the module to its device after the callbacks' setup: the bank follows the module at fit
+    start (here a module on the meta device stands for a GPU) and only the first process loads it."""
+    import lightning as L
+
+    from mcsimclr.pretrain.callbacks import KNNMonitor
+
+    class Placed(L.LightningModule):
+        def __init__(self, device: str) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1, device=device))
+
+    monitor = KNNMonitor(train=str(data / "clean_train.h5"), test=str(data / "test.h5"), crop_samples=8000,
+                         n_classes=3)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    module = Placed("meta")
+    module.to(torch.device("meta"))
+    monitor.on_fit_start(trainer, module)
+    for audio, label, azimuth in monitor.data.values():
+        assert audio.device.type == label.device.type == azimuth.device.type == "meta"
+        assert audio.shape[1:] == (4, 8000)
+    assert len(monitor.data["train"][0]) == 8 and len(monitor.data["test"][0]) == 8
+
+
+def test_throughput_and_loss_are_logged_only_on_logging_steps(data, tmp_path):
+    """Per-step values reach the host only on logging steps (log_every_n_steps), where the throughput window
+    ends; the epoch loss is logged once."""
+    out = tmp_path / "every2"
+    assert main(args(data, out, "trainer.log_every_n_steps=2", "optim.epochs=1", "optim.warmup_epochs=0")) == 0
+    logged = rows(out)
+    steps = [int(r["step"]) for r in logged if r["train/clips_per_s"]]
+    assert steps and all((s + 1) % 2 == 0 for s in steps)
+    assert all(float(r["train/clips_per_s"]) > 0 for r in logged if r["train/clips_per_s"])
+    (epoch,) = [r for r in logged if r["train/loss_epoch"]]
+    assert np.isfinite(float(epoch["train/loss_epoch"]))
+    losses = [float(r["train/loss_step"]) for r in logged if r["train/loss_step"]]
+    assert len(losses) == 1  # of the 3 steps, only step index 1 is a logging step

@@ -365,3 +365,20 @@ def test_adam_cancels_a_gradient_scale_sgd_does_not():
             steps[(name, scale)] = (w.detach() - start).norm().item()
     assert steps[("sgd", 0.1)] == pytest.approx(0.1 * steps[("sgd", 1.0)], rel=0.05)
     assert steps[("adam", 0.1)] == pytest.approx(steps[("adam", 1.0)], rel=1e-3)
+
+
+def test_loss_sum_on_the_device_is_the_host_sum_bit_for_bit():
+    """The training loops sum their losses on the device (no host sync per step): the same float64 sum as adding
+    ``float(loss)`` on the host step by step."""
+    from mcsimclr.probe.training import LossSum, host_to_device
+
+    g = torch.Generator().manual_seed(0)
+    losses = [torch.rand((), generator=g) * 10 ** float(torch.randint(-3, 3, (), generator=g)) for _ in range(37)]
+    host, device = 0.0, LossSum()
+    for loss in losses:
+        host += float(loss)
+        device.add(loss.requires_grad_())
+    assert device.mean(37) == host / 37
+    assert LossSum().mean(5) == 0.0
+    x = torch.arange(6)
+    assert torch.equal(host_to_device(x, torch.device("cpu")), x)

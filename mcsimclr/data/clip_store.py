@@ -73,6 +73,8 @@ class ClipStore:
         device: where to hold it.
         dtype: storage type (float16 halves the memory; crops come out as float32).
         block_samples: samples read from HDF5 per copy (bounds host memory while loading).
+        clips: hold only these clips of the file ``(n,)`` (e.g. one process's shard), in this order; store index
+            ``i`` is then file clip ``clips[i]``. ``None``: all clips.
 
     Example::
 
@@ -81,19 +83,37 @@ class ClipStore:
     """
 
     def __init__(self, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16,
-                 block_samples: int = 1 << 22) -> None:
+                 block_samples: int = 1 << 22, clips: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         with SpatialClipsFile(path) as f:
             h5 = f._h5()["audio"]
-            self.audio = torch.empty(h5.shape, dtype=dtype, device=self.device)
-            for start in range(0, h5.shape[1], block_samples):
-                block = torch.from_numpy(np.asarray(h5[:, start : start + block_samples], dtype=np.float32))
-                self.audio[:, start : start + block.shape[1]] = block.to(self.device, dtype=dtype)
-            self.offsets = torch.from_numpy(f.column("offsets")).to(self.device)
-            self.lengths = torch.from_numpy(f.column("lengths")).to(self.device)
-            # A scene file has labels per frame, not per clip: none of these (pretraining needs no labels).
-            self.labels = {k: torch.from_numpy(np.asarray(f.column(k))).to(self.device) for k in LABEL_FIELDS
-                           if k in f._h5()}
+            offsets, lengths = f.column("offsets"), f.column("lengths")
+            if clips is None:
+                self.audio = torch.empty(h5.shape, dtype=dtype, device=self.device)
+                for start in range(0, h5.shape[1], block_samples):
+                    block = torch.from_numpy(np.asarray(h5[:, start : start + block_samples], dtype=np.float32))
+                    self.audio[:, start : start + block.shape[1]] = block.to(self.device, dtype=dtype)
+                self.offsets = torch.from_numpy(offsets).to(self.device)
+                self.lengths = torch.from_numpy(lengths).to(self.device)
+                # A scene file has labels per frame, not per clip: none of these (pretraining needs no labels).
+                self.labels = {k: torch.from_numpy(np.asarray(f.column(k))).to(self.device) for k in LABEL_FIELDS
+                               if k in f._h5()}
+            else:
+                clips = np.asarray(clips, dtype=np.int64)
+                if clips.ndim != 1 or (clips.size and (clips.min() < 0 or clips.max() >= len(lengths))):
+                    raise ValueError(f"{path}: clips must be indices in [0, {len(lengths)}), got shape "
+                                     f"{clips.shape} with range [{clips.min(initial=0)}, {clips.max(initial=0)}]")
+                kept = lengths[clips]
+                new_offsets = np.concatenate([[0], np.cumsum(kept)[:-1]]).astype(offsets.dtype)
+                self.audio = torch.empty((h5.shape[0], int(kept.sum())), dtype=dtype, device=self.device)
+                for clip, start, n in zip(clips, new_offsets, kept, strict=True):
+                    src = int(offsets[clip])
+                    block = torch.from_numpy(np.asarray(h5[:, src : src + int(n)], dtype=np.float32))
+                    self.audio[:, int(start) : int(start) + int(n)] = block.to(self.device, dtype=dtype)
+                self.offsets = torch.from_numpy(new_offsets).to(self.device)
+                self.lengths = torch.from_numpy(kept).to(self.device)
+                self.labels = {k: torch.from_numpy(np.asarray(f.column(k))[clips]).to(self.device)
+                               for k in LABEL_FIELDS if k in f._h5()}
             self.sample_rate = f.sample_rate
 
     def __len__(self) -> int:

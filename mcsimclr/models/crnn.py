@@ -60,7 +60,12 @@ class CRNNBranch(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.convs(x)  # (batch, maps, frames', bins')
         x = x.permute(0, 2, 1, 3).flatten(2)  # (batch, frames', maps * bins')
-        x, _ = self.gru(x)  # (batch, frames', 2 * gru_hidden): forward and backward states concatenated
+        # The GRU runs in float32 whatever autocast says: CUDA autocast casts cuDNN's RNN to float16 even under
+        # bf16 autocast (ATen's AutocastRNN.cpp hard-codes kHalf), and a bf16-mixed run has no gradient scaler
+        # to keep float16 gradients from underflowing. Its output stays float32; the linear layer after it
+        # follows autocast again.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x, _ = self.gru(x.float())  # (batch, frames', 2 * gru_hidden): forward and backward states concatenated
         if self.temporal_pool == "mean":
             pooled = x.mean(dim=1)
         elif self.temporal_pool == "max":

@@ -65,6 +65,15 @@ class TrainerConfig:
 
     ``stop_after_epochs`` ends this invocation after that many epochs (e.g. to fit a cluster job's time limit);
     the schedule still spans ``optim.epochs``, and ``--resume`` continues where it stopped.
+
+    ``sync_batchnorm``: ``auto`` (default) turns the encoder's BatchNorm layers into ``SyncBatchNorm`` when more
+    than one GPU process trains (Lightning's ``sync_batchnorm``), so that their statistics are those of the global
+    batch: with per-process statistics the positive pairs of a process share its batch statistics, a leak the
+    model can use to find positives without learning better representations (SimCLR, Chen et al. 2020, Sec. 2.2,
+    "Global BN"), and 4 x 128 would not train like 1 x 512. ``true``
+    forces it (GPUs only: torch's SyncBatchNorm refuses CPU tensors), ``false`` keeps per-process statistics.
+
+    ``compile``: ``torch.compile`` the encoder and the projection head (in place; checkpoints keep their keys).
     """
 
     accelerator: Literal["gpu", "cpu", "auto"] = "gpu"
@@ -74,6 +83,8 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     progress_bar: bool = True
     stop_after_epochs: int | None = None
+    sync_batchnorm: Literal["auto"] | bool = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.devices < 1 or self.num_nodes < 1:

@@ -5,26 +5,41 @@ from __future__ import annotations
 import logging
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from mcsimclr.core.h5schema import SpatialClipsFile
 from mcsimclr.data.clip_store import ClipStore, choose_data_mode
 from mcsimclr.data.clips_dataset import ClipsDataset
 
 log = logging.getLogger(__name__)
 
 
-class IndexBatches(Dataset):
-    """Batches of clip indices, a fresh seeded permutation each epoch, sharded across processes.
+def shard_clips(n_clips: int, *, rank: int, world_size: int) -> np.ndarray:
+    """The clips of a split that process ``rank`` of ``world_size`` holds: every ``world_size``-th one from
+    ``rank`` (interleaved rather than contiguous, so that a split ordered by class gives every process all
+    classes). ``(ceil or floor of n_clips / world_size,)`` int64; the shards are disjoint and cover the split."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+    return np.arange(rank, n_clips, world_size, dtype=np.int64)
 
-    Item ``i`` of epoch ``e`` is a ``(batch_size,)`` int64 tensor; incomplete batches are dropped, so every
-    process takes the same number of equal-sized steps (NT-Xent's all-gather needs that).
+
+class IndexBatches(Dataset):
+    """Batches of one process's clip indices, a fresh seeded permutation of its shard each epoch.
+
+    Process ``rank`` of ``world_size`` holds only its shard of the ``n_clips`` clips (:func:`shard_clips`);
+    item ``i`` of epoch ``e`` is a ``(batch_size,)`` int64 tensor of indices into that shard (positions in
+    the shard's :class:`ClipStore`). Each process takes ``(n_clips // world_size) // batch_size`` equal-sized steps
+    (incomplete batches dropped: NT-Xent's all-gather needs the same number everywhere). With one process the
+    shard is the whole split and the batches are those of one seeded permutation of it.
     """
 
     def __init__(self, n_clips: int, *, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         self.n_clips, self.batch_size, self.seed = n_clips, batch_size, seed
         self.rank, self.world_size, self.epoch = rank, world_size, 0
-        self.steps = n_clips // (batch_size * world_size)
+        self.n_local = len(shard_clips(n_clips, rank=rank, world_size=world_size))
+        self.steps = (n_clips // world_size) // batch_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -33,9 +48,9 @@ class IndexBatches(Dataset):
         return self.steps
 
     def __getitem__(self, step: int) -> torch.Tensor:
-        perm = torch.randperm(self.n_clips, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
-        start = (step * self.world_size + self.rank) * self.batch_size
-        return perm[start : start + self.batch_size]
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch + 1_000_003 * self.rank)
+        perm = torch.randperm(self.n_local, generator=g)
+        return perm[step * self.batch_size : (step + 1) * self.batch_size]
 
 
 class PretrainData(L.LightningDataModule):
@@ -64,8 +79,12 @@ class PretrainData(L.LightningDataModule):
         self.mode = choose_data_mode(self.path, device=device, dtype=self.store_dtype, mode=self.requested_mode)
         self.rank, self.world = rank, world
         if self.mode == "device":
-            self.store = ClipStore(self.path, device=device, dtype=self.store_dtype)
-            self.dataset = IndexBatches(len(self.store), batch_size=self.batch_size, seed=self.seed, rank=rank,
+            # Each process holds only its shard on its device: W GPUs hold the split once between them.
+            with SpatialClipsFile(self.path) as f:
+                self.n_clips = len(f)
+            clips = None if world == 1 else shard_clips(self.n_clips, rank=rank, world_size=world)
+            self.store = ClipStore(self.path, device=device, dtype=self.store_dtype, clips=clips)
+            self.dataset = IndexBatches(self.n_clips, batch_size=self.batch_size, seed=self.seed, rank=rank,
                                         world_size=world)
         else:
             self.dataset = ClipsDataset(self.path, crop_samples=self.crop_samples, views=2, seed=self.seed)
@@ -75,7 +94,7 @@ class PretrainData(L.LightningDataModule):
                                               seed=self.seed, drop_last=True)
 
     def steps_per_epoch(self, world_size: int) -> int:
-        n = len(self.store) if self.store is not None else len(self.dataset)
+        n = self.n_clips if self.mode == "device" else len(self.dataset)
         return n // (self.batch_size * world_size)
 
     def set_epoch(self, epoch: int) -> None:

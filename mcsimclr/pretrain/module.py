@@ -94,7 +94,11 @@ class SimCLRModule(L.LightningModule):
                 self.log(f"train/loss_{name}", part, on_step=False, on_epoch=True, sync_dist=True,
                          batch_size=waveforms.shape[0])
                 loss = loss + self.optim_cfg.branch_loss_weight * part
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, sync_dist=True,
+        # Per step: this process's loss, neither reduced across processes nor shown in the progress bar, so
+        # that no step waits for the device (Lightning reads it on the host only every log_every_n_steps).
+        # Per epoch: the mean over all processes, reduced once at the end of the epoch.
+        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, batch_size=waveforms.shape[0])
+        self.log("train/loss_epoch", loss.detach(), on_step=False, on_epoch=True, sync_dist=True, prog_bar=True,
                  batch_size=waveforms.shape[0])
         return loss
 

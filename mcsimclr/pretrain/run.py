@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -30,6 +32,32 @@ class RunError(ValueError):
     """A run that cannot start as configured; the message says what to change."""
 
 
+def resolve_sync_batchnorm(setting: bool | str, *, world_size: int, accelerator: str) -> bool:
+    """Whether BatchNorm layers become ``SyncBatchNorm`` (``trainer.sync_batchnorm``): ``auto`` is on exactly when
+    more than one GPU process trains; ``True`` with several CPU processes is an error (torch's SyncBatchNorm
+    refuses CPU tensors), raised before anything is written."""
+    if setting == "auto":
+        return world_size > 1 and accelerator == "gpu"
+    if setting is True and world_size > 1 and accelerator != "gpu":
+        raise RunError(f"trainer.sync_batchnorm=true needs GPUs (torch's SyncBatchNorm refuses CPU tensors), and "
+                       f"this run trains {world_size} processes on the {accelerator}; set trainer.sync_batchnorm="
+                       "auto or false")
+    if not isinstance(setting, bool):
+        raise RunError(f"trainer.sync_batchnorm must be auto, true or false, got {setting!r}")
+    return setting
+
+
+@dataclass
+class PreparedRun:
+    """A pretraining run built and ready for ``trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)``."""
+
+    trainer: L.Trainer
+    module: SimCLRModule
+    data: PretrainData
+    ckpt_path: str | None
+    out: Path
+
+
 def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = False) -> Path:
     """Run (or resume) pretraining; returns the run directory (``config.out_dir``).
 
@@ -40,6 +68,16 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
         DataError, RunError: bad data files, a config that does not fit the data, ...
         DeviceError: a GPU asked for and none here (mcsimclr.core.device.DEVICE_POLICY).
     """
+    run = prepare_run(config, resume=resume, allow_cpu=allow_cpu)
+    run.trainer.fit(run.module, datamodule=run.data, ckpt_path=run.ckpt_path)
+    return run.out
+
+
+def prepare_run(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = False,
+                extra_callbacks: Sequence[L.Callback] = (), max_steps: int = -1) -> PreparedRun:
+    """Check the inputs and build the Lightning run of :func:`pretrain` (module, data, callbacks, trainer)
+    without starting it. ``extra_callbacks`` join the run's own; ``max_steps`` (``-1``: no limit) ends the fit
+    early (benchmarks). Raises as :func:`pretrain`."""
     out = Path(config.out_dir)
     last = out / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
@@ -65,6 +103,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
     placement = resolve_device(accelerator=config.trainer.accelerator, precision=config.trainer.precision,
                                allow_cpu=allow_cpu)
     accelerator, precision = placement.accelerator, placement.precision
+    sync_bn = resolve_sync_batchnorm(config.trainer.sync_batchnorm, world_size=world, accelerator=accelerator)
+    log.info("SyncBatchNorm %s (trainer.sync_batchnorm=%s, %d process(es) on %s)", "on" if sync_bn else "off",
+             config.trainer.sync_batchnorm, world, accelerator)
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     crop = seconds_to_samples(config.data.crop_seconds, config.features.sample_rate)
@@ -80,6 +121,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
                              "it adds a contrastive loss on each branch's half of the embedding")
         branch_heads = [ProjectionHead(in_dim=encoder.embed_dim // 2, hidden_dim=config.model.head.hidden_dim,
                                        out_dim=config.model.head.out_dim) for _ in range(2)]
+    if config.trainer.compile:
+        encoder.compile()  # in place: the state dict keeps its keys
+        head.compile()
     config_yaml = dump_yaml(config)
     module = SimCLRModule(features=features, augment=config.augment, encoder=encoder, head=head,
                           branch_heads=branch_heads, optim=config.optim,
@@ -99,7 +143,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
         os.environ.setdefault("WANDB_SILENT", "true")
         loggers.append(WandbLogger(save_dir=str(out), project=config.log.project, mode=config.log.wandb_mode,
                                    offline=config.log.wandb_mode == "offline", config=_plain(config_yaml)))
-    callbacks = [Throughput(), LearningRateMonitor(logging_interval="step")]
+    callbacks = [Throughput(), LearningRateMonitor(logging_interval="step"), *extra_callbacks]
     if config.trainer.stop_after_epochs:
         callbacks.append(StopAfterEpochs(config.trainer.stop_after_epochs))
     best_metric, best_mode = "train/loss_epoch", "min"
@@ -117,13 +161,13 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool = 
     t = config.trainer
     trainer = L.Trainer(
         accelerator=accelerator, devices=t.devices, num_nodes=t.num_nodes, precision=precision,
-        strategy="ddp" if world > 1 else "auto", max_epochs=config.optim.epochs, logger=loggers,
-        callbacks=callbacks, log_every_n_steps=t.log_every_n_steps, enable_progress_bar=t.progress_bar,
-        default_root_dir=str(out), enable_model_summary=False, num_sanity_val_steps=0,
+        strategy="ddp" if world > 1 else "auto", max_epochs=config.optim.epochs, max_steps=max_steps,
+        logger=loggers, callbacks=callbacks, log_every_n_steps=t.log_every_n_steps,
+        enable_progress_bar=t.progress_bar, default_root_dir=str(out), enable_model_summary=False,
+        num_sanity_val_steps=0, sync_batchnorm=sync_bn,
         use_distributed_sampler=False,  # PretrainData shards itself
     )
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
-    return out
+    return PreparedRun(trainer=trainer, module=module, data=data, ckpt_path=str(last) if resume else None, out=out)
 
 
 def _plain(config_yaml: str) -> dict:
@@ -132,4 +176,4 @@ def _plain(config_yaml: str) -> dict:
     return yaml.safe_load(config_yaml)
 
 
-__all__ = ["DataError", "RunError", "pretrain"]
+__all__ = ["DataError", "PreparedRun", "RunError", "prepare_run", "pretrain", "resolve_sync_batchnorm"]

@@ -146,16 +146,21 @@ def fit_cv_heads(heads: ProbeHeads, train: Embedded, *, k: int, seed: int,
     (``bins``): the losses of :class:`ProbeHeads`, plus the penalty. Folds: ``min(k, clips)``. The fitted
     weights are written into ``heads.classifier`` and ``heads.direction``; ``heads`` is left in eval mode.
 
+    The fits run in float64 on the CPU whatever the embeddings' device: the standardised embeddings are copied
+    there once. L-BFGS's line search reads its values on the host at every evaluation, which on a GPU would be
+    one device sync per evaluation for problems of a few thousand rows; GPUs are also slow at float64.
+
     Returns:
         :class:`FitResult` with ``best_epoch`` 0 (no epochs), ``best_val`` the cross-validated accuracy (%) and
         azimuth error (deg) at the chosen strengths plus the strengths (``l2_class``, ``l2_direction``) and
         ``folds``, and one history row per strength.
     """
-    n_clips = len(torch.unique(train.clip))
-    folds = clip_folds(train.clip, train.label, k=min(k, n_clips), seed=seed)
     heads.fix_standardisation(train.embedding)
     with torch.no_grad():
-        x = heads.norm(train.embedding.float()).double()
+        x = heads.norm(train.embedding.float()).double().cpu()
+    train = train.to("cpu")
+    n_clips = len(torch.unique(train.clip))
+    folds = clip_folds(train.clip, train.label, k=min(k, n_clips), seed=seed)
     label, azimuth = train.label.long(), train.azimuth_deg.float()
     coding = heads.coding
     rad = torch.deg2rad(azimuth.double())

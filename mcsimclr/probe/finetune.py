@@ -19,7 +19,15 @@ from mcsimclr.probe.config import ProbeOptimConfig
 from mcsimclr.probe.embed import Embedded, embed_clips
 from mcsimclr.probe.linear_probe import FitResult
 from mcsimclr.probe.probe_model import ProbeModel
-from mcsimclr.probe.training import BatchStream, BestEpoch, evaluate_heads, make_optimizer, make_scheduler
+from mcsimclr.probe.training import (
+    BatchStream,
+    BestEpoch,
+    LossSum,
+    evaluate_heads,
+    host_to_device,
+    make_optimizer,
+    make_scheduler,
+)
 
 
 def autocast_context(device: torch.device, dtype: torch.dtype | None):
@@ -67,7 +75,10 @@ def finetune(model: ProbeModel, *, train_store: ClipStore, train_clips: np.ndarr
     """
     device = train_store.device
     train_clips = np.asarray(train_clips, dtype=np.int64)
-    clips_t = torch.as_tensor(train_clips, device=device)
+    # Batches, crops and symmetries are drawn on the CPU (the generator's device) from host copies of the clip
+    # indices and lengths, and only then copied to the device: no step waits for the device.
+    clips_cpu = torch.as_tensor(train_clips)
+    lengths_cpu = train_store.lengths.cpu()
     opt = make_optimizer(model.parameters(), optim)
     sched = make_scheduler(opt, optim, epochs * steps_per_epoch)
     stream = BatchStream(len(train_clips), batch_size=optim.batch_size, generator=generator)
@@ -77,15 +88,16 @@ def finetune(model: ProbeModel, *, train_store: ClipStore, train_clips: np.ndarr
         swap = swap.to(device)
     for epoch in range(1, epochs + 1):
         model.train()
-        total = 0.0
+        total = LossSum()
         for _ in range(steps_per_epoch):
-            idx = clips_t[stream.next().to(device)]
+            idx_cpu = clips_cpu[stream.next()]
+            idx = host_to_device(idx_cpu, device)
             lengths = train_store.lengths[idx]
-            starts = draw_starts(lengths.cpu(), crop, generator=generator).to(device)
+            starts = host_to_device(draw_starts(lengths_cpu[idx_cpu], crop, generator=generator), device)
             audio = gather_crops(train_store.audio, train_store.offsets[idx], lengths, starts, crop).float()
             azimuth = train_store.labels["azimuth_deg"][idx].float()
             if swap is not None:
-                sym = torch.randint(swap.n_symmetries, (len(idx),), generator=generator).to(device)
+                sym = host_to_device(torch.randint(swap.n_symmetries, (len(idx),), generator=generator), device)
                 audio, azimuth = swap.apply(audio, sym), swap.transform_azimuth(azimuth, sym)
             with autocast_context(device, autocast_dtype):
                 logits, direction = model(audio)
@@ -95,13 +107,13 @@ def finetune(model: ProbeModel, *, train_store: ClipStore, train_clips: np.ndarr
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach())
+            total.add(loss)
         if epoch % eval_every and epoch != epochs:
             continue
         val = embed_with(model, val_store, val_clips, window=crop, hop=hop, batch_size=embed_batch_size,
                          autocast_dtype=autocast_dtype)
         metrics, _, _ = evaluate_heads(model.heads, val, direction_weight=direction_weight)
-        history.append({"epoch": epoch, "steps": epoch * steps_per_epoch, "train_loss": total / steps_per_epoch,
+        history.append({"epoch": epoch, "steps": epoch * steps_per_epoch, "train_loss": total.mean(steps_per_epoch),
                         **{f"val_{k}": v for k, v in metrics.items()}})
         best.update(epoch, metrics, model)
     best.restore(model)

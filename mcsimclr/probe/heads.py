@@ -67,15 +67,16 @@ class ProbeHeads(nn.Module):
         return self.classifier(x), self.direction(x)
 
     def loss(self, logits: torch.Tensor, direction: torch.Tensor, label: torch.Tensor, azimuth_deg: torch.Tensor, *,
-             direction_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+             direction_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Cross-entropy of the class plus ``direction_weight`` times the direction loss.
 
-        Returns the scalar total and its parts ``{"class": ..., "direction": ...}`` as floats.
+        Returns the scalar total and its parts ``{"class": ..., "direction": ...}`` as detached 0-d tensors
+        (reading one with ``float()`` waits for the device: the training loops don't, once per step).
         """
         class_loss = F.cross_entropy(logits.float(), label.long())
         dir_loss = self.coding.loss(direction, azimuth_deg)
         total = class_loss + direction_weight * dir_loss
-        return total, {"class": float(class_loss.detach()), "direction": float(dir_loss.detach())}
+        return total, {"class": class_loss.detach(), "direction": dir_loss.detach()}
 
     @torch.no_grad()
     def predict(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,15 @@ import torch
 from mcsimclr.probe.config import ProbeOptimConfig
 from mcsimclr.probe.embed import Embedded
 from mcsimclr.probe.heads import ProbeHeads
-from mcsimclr.probe.training import BatchStream, BestEpoch, evaluate_heads, make_optimizer, make_scheduler
+from mcsimclr.probe.training import (
+    BatchStream,
+    BestEpoch,
+    LossSum,
+    evaluate_heads,
+    host_to_device,
+    make_optimizer,
+    make_scheduler,
+)
 
 
 @dataclass
@@ -45,9 +53,9 @@ def train_linear_heads(heads: ProbeHeads, train: Embedded, val: Embedded, *, opt
     heads.fix_standardisation(train.embedding)
     heads.train()
     for epoch in range(1, epochs + 1):
-        total = 0.0
+        total = LossSum()
         for _ in range(steps_per_epoch):
-            idx = stream.next().to(train.embedding.device)
+            idx = host_to_device(stream.next(), train.embedding.device)
             logits, direction = heads(train.embedding[idx])
             loss, _ = heads.loss(logits, direction, train.label[idx], train.azimuth_deg[idx],
                                  direction_weight=direction_weight)
@@ -55,9 +63,9 @@ def train_linear_heads(heads: ProbeHeads, train: Embedded, val: Embedded, *, opt
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach())
+            total.add(loss)
         metrics, _, _ = evaluate_heads(heads, val, direction_weight=direction_weight)
-        history.append({"epoch": epoch, "steps": epoch * steps_per_epoch, "train_loss": total / steps_per_epoch,
+        history.append({"epoch": epoch, "steps": epoch * steps_per_epoch, "train_loss": total.mean(steps_per_epoch),
                         **{f"val_{k}": v for k, v in metrics.items()}})
         best.update(epoch, metrics, heads)
     best.restore(heads)

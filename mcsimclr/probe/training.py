@@ -17,6 +17,29 @@ from mcsimclr.probe.embed import Embedded
 from mcsimclr.probe.heads import ProbeHeads
 
 
+def host_to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to ``device`` without waiting for it: a plain ``.to("cuda")`` of pageable memory
+    synchronises the stream, once per training step where the batch indices are drawn on the CPU."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+class LossSum:
+    """The sum of a training loop's step losses, kept on their device (float64) and read once per epoch; the
+    same number as summing ``float(loss)`` on the host step by step, without a host sync per step."""
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+
+    def add(self, loss: torch.Tensor) -> None:
+        value = loss.detach().double()
+        self.total = value if self.total is None else self.total + value
+
+    def mean(self, steps: int) -> float:
+        return (float(self.total) if self.total is not None else 0.0) / steps
+
+
 def make_optimizer(params: Iterable[nn.Parameter], cfg: ProbeOptimConfig) -> torch.optim.Optimizer:
     """SGD with momentum (default) or Adam, at ``cfg.lr`` with (coupled) ``cfg.weight_decay``."""
     params = list(params)

@@ -19,7 +19,8 @@ from simulate.geometry import Scene
 
 
 class GpuRIRBackend(RIRBackend):
-    """RIRs from ``gpuRIR.simulateRIR``, one room per call (its batch axes are sources and receivers).
+    """RIRs from ``gpuRIR.simulateRIR``: one call per room, or per group of scenes in one room that differ only
+    in their source (its batch axes are sources and receivers; see :meth:`rirs`).
 
     Per scene: reflection coefficients ``beta = sqrt(1 - absorption)`` on all six walls (what
     ``gpuRIR.beta_SabineEstimation(room_sz, rt60_sabine)`` finds by minimisation, but exactly the absorption
@@ -61,6 +62,7 @@ class GpuRIRBackend(RIRBackend):
         if mixed_precision and lut:
             raise ValueError("gpuRIR cannot use mixed precision and the sinc lookup table together")
         self.native_tail = native_tail
+        self.calls = 0  # simulateRIR calls of the last ``rirs``
         self.device = torch.device("cuda")  # spatialize convolves on the GPU when a backend lives there
         # Each call switches the other off when both are asked for, so switch off before switching on.
         if mixed_precision:
@@ -78,23 +80,50 @@ class GpuRIRBackend(RIRBackend):
             return "gpuRIR (version unknown)"
 
     def rirs(self, scenes: Sequence[Scene]) -> list[tuple[np.ndarray, int]]:
-        # One call per room; each returns host memory, where the RIRs are needed for the RT60 measurement.
-        return [self._one(scene) for scene in scenes]
+        """One ``simulateRIR`` call per group of scenes that differ only in their source (same room size,
+        absorption, mics, image counts and lengths): gpuRIR's source axis holds the group. Rooms drawn at random
+        never share a size, so a build makes one call per room; the results are those of one call per room."""
+        groups: dict[tuple, list[int]] = {}
+        plans = [self._plan(scene) for scene in scenes]
+        for i, (scene, plan) in enumerate(zip(scenes, plans, strict=True)):
+            key = (tuple(float(v) for v in scene.room_dims), float(scene.absorption),
+                   np.asarray(scene.mic_positions, dtype=np.float64).tobytes(), *plan)
+            groups.setdefault(key, []).append(i)
+        self.calls = len(groups)
+        out: list[tuple[np.ndarray, int] | None] = [None] * len(scenes)
+        for members in groups.values():
+            for i, rirs in zip(members, self._simulate([scenes[i] for i in members], plans[members[0]]),
+                               strict=True):
+                out[i] = rirs
+        return out
 
-    def _one(self, scene: Scene) -> tuple[np.ndarray, int]:
-        c = self.speed_of_sound
-        t_diff, t_max = self.diffuse.times(scene, speed_of_sound=c)
+    def _plan(self, scene: Scene) -> tuple[float, float, tuple[int, ...]]:
+        """``(T_diff, T_max, nb_img)`` of a scene."""
+        t_diff, t_max = self.diffuse.times(scene, speed_of_sound=self.speed_of_sound)
         ism_until = t_diff if self.tail is not None else t_max
-        nb_img = gpuRIR.t2n(ism_until, [float(v) for v in scene.room_dims], c)
+        nb_img = gpuRIR.t2n(ism_until, [float(v) for v in scene.room_dims], self.speed_of_sound)
         if self.max_order is not None:
             nb_img = [min(n, 2 * self.max_order + 1) for n in nb_img]
+        return t_diff, t_max, tuple(int(n) for n in nb_img)
+
+    def _simulate(self, group: list[Scene], plan: tuple[float, float, tuple[int, ...]]) -> list[tuple[np.ndarray, int]]:
+        """One call for scenes that share everything but the source; returns host memory, where the RIRs are
+        needed for the RT60 measurement."""
+        c = self.speed_of_sound
+        t_diff, t_max, nb_img = plan
+        ism_until = t_diff if self.tail is not None else t_max
+        first = group[0]
+        sources = np.stack([np.asarray(s.source_pos, dtype=np.float64) for s in group])  # (n_src, 3)
         rirs = gpuRIR.simulateRIR(
-            [float(v) for v in scene.room_dims], [math.sqrt(1.0 - scene.absorption)] * 6,
-            np.asarray(scene.source_pos, dtype=np.float64)[None, :], np.asarray(scene.mic_positions, dtype=np.float64),
-            nb_img, t_max if self.native_tail else ism_until, float(self.sample_rate),
+            [float(v) for v in first.room_dims], [math.sqrt(1.0 - first.absorption)] * 6,
+            sources, np.asarray(first.mic_positions, dtype=np.float64),
+            list(nb_img), t_max if self.native_tail else ism_until, float(self.sample_rate),
             Tdiff=t_diff if self.native_tail else None, mic_pattern="omni", c=c,
-        )
-        rirs = np.asarray(rirs[0], dtype=np.float64) * (4.0 * math.pi)
-        if self.tail is not None and not self.native_tail:
-            rirs = self.tail.apply(rirs, scene, sample_rate=self.sample_rate, speed_of_sound=c)
-        return rirs, max(nb_img) // 2
+        )  # (n_src, mics, samples)
+        out = []
+        for scene, per_source in zip(group, rirs, strict=True):
+            r = np.asarray(per_source, dtype=np.float64) * (4.0 * math.pi)
+            if self.tail is not None and not self.native_tail:
+                r = self.tail.apply(r, scene, sample_rate=self.sample_rate, speed_of_sound=c)
+            out.append((r, max(nb_img) // 2))
+        return out

@@ -31,7 +31,7 @@ from mcsimclr.core.scene_schema import (
 )
 from simulate import SIMULATOR_VERSION
 from simulate.backends import backend_class, make_backend
-from simulate.blocks import BlockRenderer, BuildError, WorkerPool, build_split_file, check_shard
+from simulate.blocks import BlockRenderer, BuildError, WorkerPool, backend_gpus, build_split_file, check_shard
 from simulate.build import listing_digest
 from simulate.dcase.classes import STARSS23_CLASSES
 from simulate.dcase.export import DCASE_HOP_S
@@ -127,8 +127,9 @@ class SceneRenderer(BlockRenderer):
 
     unit = "scene"
 
-    def __init__(self, config: ScenesConfig, source: SourceSet, pools: dict[str, list[ClipRef]]) -> None:
-        self.config, self.source, self.pools = config, source, pools
+    def __init__(self, config: ScenesConfig, source: SourceSet, pools: dict[str, list[ClipRef]], *,
+                 gpus: Sequence[str] = ()) -> None:
+        self.config, self.source, self.pools, self.gpus = config, source, pools, list(gpus)
 
     def __getstate__(self) -> dict:
         return {"config": self.config, "source": self.source, "pools": self.pools}
@@ -239,8 +240,8 @@ def _simulated_plans(config: ScenesConfig, *, offsets: np.ndarray,
     """Simulated scenes: checks the room and backend, lists the source; the renderer, plans and attributes."""
     check_scene_feasible(config, offsets)
     b = config.backend
-    make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                 speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+    probe = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
+                         speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
     source = make_source(config.source)
     listing = source.splits()
     names = {s: config.scene.splits[s] for s in _chosen(list(config.scene.splits), splits, where="scene.splits")}
@@ -253,7 +254,7 @@ def _simulated_plans(config: ScenesConfig, *, offsets: np.ndarray,
              "backend": b.name, "backend_version": backend_class(b.name).version(), "peak": config.output.peak,
              "label_hop_s": config.scene.label_hop_s, "max_tracks": config.scene.max_polyphony,
              "max_polyphony": config.scene.max_polyphony, "scene_seconds": config.scene.duration_s}
-    return SceneRenderer(config, source, pools), plans, attrs
+    return SceneRenderer(config, source, pools, gpus=backend_gpus(probe)), plans, attrs
 
 
 def _recorded_plans(config: ScenesConfig, *, offsets: np.ndarray,
