@@ -191,3 +191,15 @@ def test_measured_path_holds_each_position_for_its_time() -> None:
 def test_a_file_whose_receivers_are_not_the_array_names_the_file(room_file: Path) -> None:
     with pytest.raises(SofaError, match=str(room_file.name)):
         open_measured_room(room_file, offsets=ARRAY_PRESETS["circular4"][[1, 0, 2, 3]], sample_rate=FS)
+
+
+def test_static_only_scenes_need_no_path_of_positions(tmp_path: Path) -> None:
+    # 4 positions are too few for a moving event of 1 s at 0.2 s per position, not for static events
+    few = write_sofa(tmp_path / "few.sofa", positions=4)
+    assert build(few, tmp_path / "out", "scene.trajectories.arc=0", "scene.trajectories.line=0",
+                 "--splits", "test") == 0
+    with h5py.File(tmp_path / "out" / "test.h5", "r") as f:
+        assert set(f["events/trajectory"].asstr()[()]) == {"static"}
+        az = f["frames/azimuth_deg"][()][f["frames/active"][()]]
+    gap = np.abs((az[:, None] - np.array([0.0, 90.0, 180.0, -90.0])[None, :] + 180.0) % 360.0 - 180.0)
+    assert az.size and gap.min(axis=1).max() < 1e-4
