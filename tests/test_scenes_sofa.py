@@ -203,3 +203,14 @@ def test_static_only_scenes_need_no_path_of_positions(tmp_path: Path) -> None:
         az = f["frames/azimuth_deg"][()][f["frames/active"][()]]
     gap = np.abs((az[:, None] - np.array([0.0, 90.0, 180.0, -90.0])[None, :] + 180.0) % 360.0 - 180.0)
     assert az.size and gap.min(axis=1).max() < 1e-4
+
+
+def test_a_build_from_another_sofa_file_is_not_taken_for_this_one(tmp_path: Path, capsys) -> None:
+    path = write_sofa(tmp_path / "room.sofa", positions=6)
+    args = ("--splits", "test", "scene.trajectories.arc=0", "scene.trajectories.line=0")
+    assert build(path, tmp_path / "out", *args) == 0
+    assert build(path, tmp_path / "out", *args) == 0  # same file: already built
+    assert "already built" in capsys.readouterr().out
+    write_sofa(path, positions=8)  # same path and config, other measurements
+    assert build(path, tmp_path / "out", *args) == 2
+    assert "built from a different config" in capsys.readouterr().err

@@ -344,7 +344,7 @@ def build_scenes(config: ScenesConfig, *, out_dir: str | Path, workers: int = 1,
     plan_splits = _recorded_plans if config.source.kind == "dcase" else _simulated_plans
     renderer, plans, source_attrs = plan_splits(config, offsets=offsets, splits=splits)
     config_yaml, digest = config_digest(config)
-    if config.backend.name == "sofa":  # the measured RIRs are part of what the files hold: a changed file is redone
+    if source_attrs["backend"] == "sofa":  # the measured RIRs are part of the files: another SOFA file, another digest
         digest = hashlib.sha256(f"{digest}\n{source_attrs['backend_version']}\n".encode()).hexdigest()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
