@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sofar
 
 from mcsimclr.core.array import mic_offsets
 from mcsimclr.core.config import dump_yaml
@@ -31,6 +32,7 @@ from mcsimclr.core.scene_schema import (
 )
 from simulate import SIMULATOR_VERSION
 from simulate.backends import backend_class, make_backend
+from simulate.backends.sofa import SofaError, SofaRoom
 from simulate.blocks import BlockRenderer, BuildError, WorkerPool, backend_gpus, build_split_file, check_shard
 from simulate.build import listing_digest
 from simulate.dcase.classes import STARSS23_CLASSES
@@ -39,6 +41,8 @@ from simulate.geometry import check_feasible
 from simulate.scenes.block_arrays import PER_SCENE_NAMES, block_arrays
 from simulate.scenes.config import ScenesConfig
 from simulate.scenes.events import ScheduleError
+from simulate.scenes.measured import measured_weights, open_measured_room, render_sofa_scene
+from simulate.scenes.measured_path import positions_needed
 from simulate.scenes.recorded import (
     RecordedRef,
     RecordedSceneRenderer,
@@ -122,6 +126,33 @@ def check_scene_feasible(config: ScenesConfig, offsets: np.ndarray) -> None:
                 "scene.max_event_s, or give line paths weight 0 (scene.trajectories.line=0)")
 
 
+def sofa_identity(path: str | Path) -> str:
+    """``backend_version`` of a measured-room build: the sofar version, the SOFA file's name and its SHA-256."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return f"sofar {sofar.__version__}; {Path(path).name} sha256 {digest}"
+
+
+def open_config_room(config: ScenesConfig, offsets: np.ndarray) -> SofaRoom:
+    """The measured room of ``backend.sofa`` checked against the config's array and sample rate; also that its
+    positions are enough for the longest moving event.
+
+    Raises:
+        SofaError: a file that cannot be used (named), or too few positions for the longest moving event.
+    """
+    c, s = config, config.scene
+    given = None if c.backend.sofa.mic_positions is None else np.asarray(c.backend.sofa.mic_positions, float)
+    room = open_measured_room(c.backend.sofa.path, offsets=offsets, sample_rate=c.sample_rate,
+                              source_frame=c.backend.sofa.source_frame, mic_positions=given)
+    longest = s.duration_s if s.max_event_s is None else min(s.duration_s, s.max_event_s)
+    spp = c.backend.sofa.seconds_per_position
+    needed = positions_needed(longest, seconds_per_position=spp)
+    if measured_weights(s.trajectories)["measured"] > 0 and needed > room.n_positions:
+        raise SofaError(f"{room.path}: a moving event of up to {longest:g} s at backend.sofa.seconds_per_position="
+                        f"{spp:g} steps through {needed} measured positions, the file has {room.n_positions}; raise "
+                        "seconds_per_position, set scene.max_event_s, or give arc and line paths weight 0")
+    return room
+
+
 class SceneRenderer(BlockRenderer):
     """Renders blocks of scenes (``render_scene``) into the arrays of a block file."""
 
@@ -194,6 +225,30 @@ def _empty_block(*, n_mics: int, tracks: int) -> dict[str, np.ndarray]:
                         events={f.name: [] for f in EVENT_FIELDS}, tracks=tracks)
 
 
+class SofaSceneRenderer(SceneRenderer):
+    """Renders blocks of scenes in the measured room of ``backend.sofa`` (``render_sofa_scene``): no room is drawn;
+    ``static`` paths stay static and ``arc`` + ``line`` weights go to ``measured`` paths (``measured_weights``)."""
+
+    def setup(self) -> None:
+        self.offsets = mic_offsets(self.config.array)
+        self.room = open_config_room(self.config, self.offsets)
+
+    def render_one(self, ref: SceneRef) -> RenderedScene:
+        c, s = self.config, self.config.scene
+        try:
+            return render_sofa_scene(
+                scene_rng(seed=c.seed, split=ref.split, index=ref.index), room=self.room, source=self.source,
+                clips=self.pools[ref.split], sample_rate=c.sample_rate, duration_s=s.duration_s,
+                n_events=tuple(s.n_events), max_polyphony=s.max_polyphony, max_event_s=s.max_event_s,
+                trajectory_weights=measured_weights(s.trajectories),
+                seconds_per_position=c.backend.sofa.seconds_per_position, ebr_range_db=tuple(s.ebr_db),
+                ambient_noise=s.ambient_noise, noise_files=s.noise_files, speed_of_sound=c.room.speed_of_sound,
+                rir_step_s=s.rir_step_s, window=s.crossfade, hop_s=s.label_hop_s, peak=c.output.peak,
+                schedule_tries=s.schedule_tries)
+        except ScheduleError as err:
+            raise ScheduleError(f"scene {ref.source_id}: {err}") from err
+
+
 def _assemble(final: Path, block_paths: list[Path], attrs: dict) -> None:
     blocks = [np.load(p, allow_pickle=False) for p in block_paths] or [
         _empty_block(n_mics=int(attrs["n_mics"]), tracks=int(attrs["max_tracks"]))]
@@ -237,11 +292,19 @@ def _chosen(available: Sequence[str], splits: list[str] | None, *, where: str) -
 
 def _simulated_plans(config: ScenesConfig, *, offsets: np.ndarray,
                      splits: list[str] | None) -> tuple[BlockRenderer, list[SplitPlan], dict]:
-    """Simulated scenes: checks the room and backend, lists the source; the renderer, plans and attributes."""
-    check_scene_feasible(config, offsets)
+    """Simulated scenes: checks the room and backend (or the measured room of ``backend.name: sofa``), lists the
+    source; the renderer, plans and attributes."""
     b = config.backend
-    probe = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
-                         speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+    measured = b.name == "sofa"
+    if measured:  # measured RIRs: no room to draw; the file must fit the array, the rate and the paths
+        open_config_room(config, offsets)
+        backend_version, gpus = sofa_identity(b.sofa.path), []
+    else:
+        check_scene_feasible(config, offsets)
+        probe = make_backend(b.name, sample_rate=config.sample_rate, max_order=b.max_order,
+                             speed_of_sound=config.room.speed_of_sound, air_absorption=b.air_absorption, **b.options())
+        gpus = backend_gpus(probe)
+        backend_version = backend_class(b.name).version()
     source = make_source(config.source)
     listing = source.splits()
     names = {s: config.scene.splits[s] for s in _chosen(list(config.scene.splits), splits, where="scene.splits")}
@@ -251,10 +314,10 @@ def _simulated_plans(config: ScenesConfig, *, offsets: np.ndarray,
                        hashlib.sha256(f"{pool_of[split]}\n{listing_digest(pools[split])}\n".encode()).hexdigest(),
                        {"clip_split": pool_of[split]}) for split, count in names.items()]
     attrs = {"class_names": string_array(list(source.class_names)), "source_kind": config.source.kind,
-             "backend": b.name, "backend_version": backend_class(b.name).version(), "peak": config.output.peak,
+             "backend": b.name, "backend_version": backend_version, "peak": config.output.peak,
              "label_hop_s": config.scene.label_hop_s, "max_tracks": config.scene.max_polyphony,
              "max_polyphony": config.scene.max_polyphony, "scene_seconds": config.scene.duration_s}
-    return SceneRenderer(config, source, pools, gpus=backend_gpus(probe)), plans, attrs
+    return (SofaSceneRenderer if measured else SceneRenderer)(config, source, pools, gpus=gpus), plans, attrs
 
 
 def _recorded_plans(config: ScenesConfig, *, offsets: np.ndarray,
@@ -292,6 +355,8 @@ def build_scenes(config: ScenesConfig, *, out_dir: str | Path, workers: int = 1,
     plan_splits = _recorded_plans if config.source.kind == "dcase" else _simulated_plans
     renderer, plans, source_attrs = plan_splits(config, offsets=offsets, splits=splits)
     config_yaml, digest = config_digest(config)
+    if source_attrs["backend"] == "sofa":  # the measured RIRs are part of the files: another SOFA file, another digest
+        digest = hashlib.sha256(f"{digest}\n{source_attrs['backend_version']}\n".encode()).hexdigest()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = {

@@ -131,8 +131,13 @@ class SofaBackendConfig:
     """Measured rooms: the multichannel room impulse responses of a SOFA file (``backend.name: sofa``).
 
     Events are placed at the file's measured source positions; a moving event steps through neighbouring measured
-    positions, ``seconds_per_position`` each. ``source_frame``/``mic_positions``: see
-    ``simulate.backends.sofa.SofaRoom`` (``array`` and explicit mic offsets for SpatialScaper's TAU/METU files).
+    positions, ``seconds_per_position`` each (``simulate.scenes.measured``). ``scene.trajectories``: the ``static``
+    weight gives static events, the ``arc`` and ``line`` weights together give moving (``measured``) ones. The
+    file's receivers (or ``mic_positions``) must be the config's ``array`` (mic count and offsets within 1 mm) and
+    its sample rate ``sample_rate``; ``room`` is not used (its ``speed_of_sound`` only for the diffuse noise). In
+    the scene files the room fields and ``array_center`` are NaN and ``start_pos``/``end_pos`` are offsets from the
+    array centre in the array's frame. ``source_frame``/``mic_positions``: see ``simulate.backends.sofa.SofaRoom``
+    (``array`` and explicit mic offsets for SpatialScaper's TAU/METU files).
     """
 
     path: str = ""

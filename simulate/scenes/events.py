@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulate.scenes.measured_path import MeasuredPath
 from simulate.scenes.trajectory import Trajectory
 
 MAX_POLYPHONY = 3
@@ -47,7 +48,7 @@ class EventSpec:
         class_index: index into the source set's ``class_names``.
         clip: where the dry sound comes from (a ``ClipRef``, or an index into a clip list).
         track: ``0 .. max_polyphony - 1``, free for the event's whole span.
-        trajectory: the source's path, times from the onset.
+        trajectory: the source's path, times from the onset (a ``MeasuredPath`` in a measured room).
         ebr_db: event-to-background ratio, dB (see ``simulate.scenes.scene``).
     """
 
@@ -56,7 +57,7 @@ class EventSpec:
     class_index: int
     clip: object
     track: int
-    trajectory: Trajectory
+    trajectory: Trajectory | MeasuredPath
     ebr_db: float
 
     @property

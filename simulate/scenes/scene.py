@@ -24,15 +24,23 @@ from scipy.signal import fftconvolve
 from simulate.backends import RIRBackend
 from simulate.config import RoomConfig
 from simulate.geometry import Scene, sample_scene
-from simulate.scenes.events import MAX_POLYPHONY, EventSpec, sample_schedule
+from simulate.scenes.events import MAX_POLYPHONY, EventSpec
 from simulate.scenes.labels import FrameLabels, frame_labels
+from simulate.scenes.mixture import (
+    CUT_FADE_S,
+    add_event,
+    ambient,
+    check_scene_arguments,
+    cut_clip,
+    draw_clips_and_schedule,
+    kind_table,
+    peak_gain,
+)
 from simulate.scenes.moving import block_times, render_moving, trajectory_rirs
-from simulate.scenes.noise import diffuse_noise, noise_from_folder
 from simulate.scenes.trajectory import TRAJECTORY_KINDS, sample_trajectory
 from simulate.sources import ClipRef, SourceSet
 
-# A clip cut to the scene's or ``max_event_s``'s length fades out over its last 10 ms.
-CUT_FADE_S = 0.01
+__all__ = ["CUT_FADE_S", "RenderedScene", "cut_clip", "render_scene"]
 
 
 @dataclass(frozen=True)
@@ -54,24 +62,6 @@ class RenderedScene:
     room: Scene
     gain: float
     event_gains: np.ndarray
-
-
-def cut_clip(samples: np.ndarray, *, limit: int, fade: int) -> np.ndarray:
-    """A dry clip ``(samples,)`` cut to at most ``limit`` samples; a cut clip ends in a half-Hann fade-out of
-    ``fade`` samples (or its whole length if shorter), so the cut makes no click. Uncut clips are returned as
-    they are."""
-    if samples.shape[0] <= limit:
-        return samples
-    out = samples[:limit].astype(np.float64)
-    n = min(fade, limit)
-    if n > 0:
-        out[limit - n :] *= 0.5 + 0.5 * np.cos(np.pi * (np.arange(n) + 1) / n)
-    return out
-
-
-def _check_range(name: str, value: tuple[float, float]) -> None:
-    if not value[0] <= value[1]:
-        raise ValueError(f"{name} must be (low, high) with low <= high, got {tuple(value)}")
 
 
 def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndarray, source: SourceSet,
@@ -115,38 +105,19 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
         SourceError: a clip cannot be loaded.
         ValueError: a bad argument.
     """
-    if not (duration_s > 0 and np.isfinite(duration_s)):
-        raise ValueError(f"duration_s must be > 0, got {duration_s}")
-    if not 1 <= n_events[0] <= n_events[1]:
-        raise ValueError(f"n_events must be (low, high) with 1 <= low <= high, got {tuple(n_events)}")
-    for name, value in (("angular_speed_range", angular_speed_range), ("line_speed_range", line_speed_range),
-                        ("ebr_range_db", ebr_range_db)):
-        _check_range(name, value)
-    if not clips:
-        raise ValueError("render_scene needs a non-empty pool of clips")
+    step = check_scene_arguments(
+        duration_s=duration_s, n_events=n_events, clips=clips, rir_step_s=rir_step_s, sample_rate=sample_rate,
+        peak=peak, ranges={"angular_speed_range": angular_speed_range, "line_speed_range": line_speed_range,
+                           "ebr_range_db": ebr_range_db})
     weights = dict(trajectory_weights) if trajectory_weights is not None else dict.fromkeys(TRAJECTORY_KINDS, 1.0)
-    unknown = sorted(set(weights) - set(TRAJECTORY_KINDS))
-    if unknown or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ValueError(f"trajectory_weights must give non-negative weights to {', '.join(TRAJECTORY_KINDS)} "
-                         f"(not all zero), got {weights}")
-    kinds = [k for k in TRAJECTORY_KINDS if weights.get(k, 0.0) > 0]
-    p_kinds = np.array([weights[k] for k in kinds]) / sum(weights[k] for k in kinds)
-    step = round(rir_step_s * sample_rate)
-    if step < 1:
-        raise ValueError(f"rir_step_s {rir_step_s} is under one sample at {sample_rate} Hz")
-    if peak <= 0:
-        raise ValueError(f"peak must be > 0, got {peak}")
+    kinds, p_kinds = kind_table(weights, TRAJECTORY_KINDS)
     total = round(duration_s * sample_rate)
     limit = total if max_event_s is None else min(total, round(max_event_s * sample_rate))
 
     geometry = sample_scene(rng, room, offsets)
-    count = int(rng.integers(n_events[0], n_events[1] + 1))
-    refs = [clips[int(i)] for i in rng.integers(len(clips), size=count)]
-    dry = [cut_clip(source.load(ref, sample_rate=sample_rate), limit=limit, fade=round(CUT_FADE_S * sample_rate))
-           for ref in refs]
-    schedule = sample_schedule(rng, total_samples=total, clip_samples=[d.size for d in dry],
-                               max_polyphony=max_polyphony, min_events=n_events[0], tries=schedule_tries)
-
+    refs, dry, schedule = draw_clips_and_schedule(
+        rng, source=source, clips=clips, sample_rate=sample_rate, total=total, limit=limit, n_events=n_events,
+        max_polyphony=max_polyphony, tries=schedule_tries)
     mix = np.zeros((offsets.shape[0], total))
     events, gains = [], []
     for slot in schedule:
@@ -166,30 +137,16 @@ def render_scene(rng: np.random.Generator, *, room: RoomConfig, offsets: np.ndar
             times = block_times(signal.size, step_samples=step, sample_rate=sample_rate)
             wet = render_moving(signal, trajectory_rirs(backend, geometry, trajectory.positions(times)),
                                 step_samples=step, window=window)
-        power = float(np.mean(wet[:, : signal.size] ** 2))
-        if not (np.isfinite(power) and power > 0):
-            raise RuntimeError(f"{refs[slot.clip].source_id}: its image at the mics is silent or not finite "
-                               f"(power {power})")
-        gain = float(np.sqrt(10.0 ** (ebr_db / 10.0) / power))
-        end = min(slot.onset + wet.shape[1], total)
-        mix[:, slot.onset : end] += gain * wet[:, : end - slot.onset]
+        gain = add_event(mix, wet, span=signal.size, onset=slot.onset, ebr_db=ebr_db,
+                         what=refs[slot.clip].source_id)
         gains.append(gain)
         events.append(EventSpec(onset_s=slot.onset / sample_rate, duration_s=slot.length / sample_rate,
                                 class_index=refs[slot.clip].label, clip=refs[slot.clip], track=slot.track,
                                 trajectory=trajectory, ebr_db=ebr_db))
     if ambient_noise:
-        if noise_files:
-            noise = noise_from_folder(rng, files=noise_files, samples=total, sample_rate=sample_rate,
-                                      mics=offsets.shape[0])
-            level = float(np.sqrt(np.mean(noise**2)))
-            if not level > 0:
-                raise ValueError("the ambient noise excerpt is silent")
-            noise = noise / level
-        else:
-            noise = diffuse_noise(rng, mic_positions=geometry.mic_positions, samples=total,
-                                  sample_rate=sample_rate, speed_of_sound=room.speed_of_sound)
-        mix += noise
-    out_gain = peak / float(np.max(np.abs(mix)))
+        mix += ambient(rng, mic_positions=geometry.mic_positions, samples=total, sample_rate=sample_rate,
+                       speed_of_sound=room.speed_of_sound, noise_files=noise_files)
+    out_gain = peak_gain(mix, peak=peak)
     labels = frame_labels(events, duration_s=total / sample_rate, hop_s=hop_s, max_tracks=max_polyphony)
     return RenderedScene(audio=mix * out_gain, labels=labels, events=events, room=geometry, gain=out_gain,
                          event_gains=np.asarray(gains))
