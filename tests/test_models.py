@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -250,3 +251,31 @@ def test_gru_runs_in_float32_under_bf16_autocast():
     assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
     with torch.no_grad():  # the same function as float32, up to the bf16 rounding of the convolutions
         torch.testing.assert_close(out.float(), encoder(x), atol=0.05, rtol=0.05)
+
+
+@pytest.mark.parametrize("branches", ["joint", "split"])
+def test_frame_sequence_is_what_the_pooling_sees(branches):
+    torch.manual_seed(0)
+    enc = CRNNEncoder(in_channels=10, n_bins=32, embed_dim=16, conv_channels=(8, 8), time_pool=(2, 2),
+                      freq_pool=(4, 2), gru_hidden=6, gru_layers=1, temporal_pool="mean+max", branches=branches).eval()
+    x = torch.randn(3, 10, 50, 32)
+    frames = enc.frames(x)
+    assert frames.shape == (3, 50 // 4, enc.frame_dim) and enc.frame_dim == 12 * (2 if branches == "split" else 1)
+    parts = frames.split(12, dim=2)
+    heads = [enc.branch["joint"]] if branches == "joint" else [enc.branch["mel"], enc.branch["gcc"]]
+    pooled = torch.cat([h.fc(torch.cat([p.mean(dim=1), p.amax(dim=1)], dim=1)) for h, p in zip(heads, parts,
+                                                                                                 strict=True)], dim=1)
+    torch.testing.assert_close(pooled, enc(x), rtol=0, atol=1e-6)
+
+
+def test_spatial_encoder_frames_have_a_known_hop(tmp_path):
+    from mcsimclr.features.spatial_features import SpatialFeatures
+    from mcsimclr.models.spatial_encoder import SpatialEncoder
+
+    features = SpatialFeatures(sample_rate=16000, n_fft=512, win_length=512, hop_length=160, n_mels=32, n_mics=4)
+    enc = CRNNEncoder(in_channels=features.out_channels, n_bins=32, embed_dim=16, conv_channels=(8, 8),
+                      time_pool=(2, 2), freq_pool=(4, 2), gru_hidden=6, gru_layers=1)
+    model = SpatialEncoder(features, enc, mic_offsets=np.zeros((4, 3)))
+    assert model.frame_hop_s == pytest.approx(0.04)
+    out = model.frames(torch.randn(2, 4, 16000))  # 1 s: 101 feature frames -> 25 steps of 40 ms
+    assert out.shape == (2, 25, 12)

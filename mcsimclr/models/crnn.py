@@ -54,8 +54,14 @@ class CRNNBranch(nn.Module):
         pooled = 2 * gru_hidden * (2 if temporal_pool == "mean+max" else 1)
         self.fc = nn.Linear(pooled, out_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, in_channels, frames, bins)`` -> ``(batch, out_dim)``; shapes checked by the encoder."""
+    @property
+    def frame_dim(self) -> int:
+        """Width of the frame sequence, ``2 * gru_hidden`` (both GRU directions)."""
+        return 2 * self.gru.hidden_size
+
+    def frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, frames, bins)`` -> the GRU's frame sequence ``(batch, frames', frame_dim)``, float32,
+        before temporal pooling (``frames' = frames // prod(time_pool)``)."""
         if x.device.type == "cpu" and CPU_CHANNELS_LAST:
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.convs(x)  # (batch, maps, frames', bins')
@@ -66,6 +72,11 @@ class CRNNBranch(nn.Module):
         # follows autocast again.
         with torch.autocast(device_type=x.device.type, enabled=False):
             x, _ = self.gru(x.float())  # (batch, frames', 2 * gru_hidden): forward and backward states concatenated
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, frames, bins)`` -> ``(batch, out_dim)``; shapes checked by the encoder."""
+        x = self.frames(x)
         if self.temporal_pool == "mean":
             pooled = x.mean(dim=1)
         elif self.temporal_pool == "max":
@@ -195,12 +206,33 @@ class CRNNEncoder(nn.Module):
         return f"in_channels={self.in_channels}, n_bins={self.n_bins}, embed_dim={self.embed_dim}, " \
                f"branches={self.branches!r}"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features ``(batch, in_channels, frames, n_bins)``, ``frames >= min_frames`` -> ``(batch, embed_dim)``."""
+    def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[3] != self.n_bins \
                 or x.shape[2] < self.min_frames:
             raise ValueError(f"CRNNEncoder expects (batch, channels={self.in_channels}, frames>={self.min_frames}, "
                              f"bins={self.n_bins}), got shape {tuple(x.shape)}")
+
+    @property
+    def frame_dim(self) -> int:
+        """Width of :meth:`frames`: ``2 * gru_hidden`` per branch (``4 * gru_hidden`` for ``split``)."""
+        return sum(b.frame_dim for b in self.branch.values())
+
+    def frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, in_channels, frames, n_bins)`` -> the frame sequence before temporal pooling
+        ``(batch, frames // min_frames, frame_dim)``, float32: the bidirectional GRU's states (both branches'
+        concatenated for ``split``, Mel first). One step is ``min_frames`` feature frames (``min_frames *
+        hop_length / sample_rate`` seconds; 40 ms with the demo's 10 ms hop and time pooling 2-2-1). This is the
+        input of frame-level heads (SELD); :meth:`forward` pools it over time."""
+        self._check(x)
+        x = self.norm(x)
+        if self.branches == "joint":
+            return self.branch["joint"].frames(x)
+        return torch.cat([self.branch["mel"].frames(x[:, : self.n_mel_channels]),
+                          self.branch["gcc"].frames(x[:, self.n_mel_channels :])], dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, in_channels, frames, n_bins)``, ``frames >= min_frames`` -> ``(batch, embed_dim)``."""
+        self._check(x)
         x = self.norm(x)
         if self.branches == "joint":
             return self.branch["joint"](x)

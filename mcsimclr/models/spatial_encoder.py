@@ -35,6 +35,16 @@ class SpatialEncoder(nn.Module):
     def embed_dim(self) -> int:
         return self.encoder.embed_dim
 
+    @property
+    def frame_hop_s(self) -> float:
+        """Seconds between two steps of :meth:`frames`."""
+        return self.encoder.min_frames * self.features.hop_length / self.features.sample_rate
+
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         """``(batch, mics, samples)`` -> ``(batch, embed_dim)``."""
         return self.encoder(self.features(waveforms))
+
+    def frames(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """``(batch, mics, samples)`` -> the encoder's frame sequence ``(batch, frames', encoder.frame_dim)``, one step
+        every :attr:`frame_hop_s` seconds (``CRNNEncoder.frames``)."""
+        return self.encoder.frames(self.features(waveforms))
