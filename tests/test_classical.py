@@ -184,6 +184,13 @@ def test_probe_modes_write_results_that_the_report_shows_as_rows(clips, tmp_path
     assert "already holds a probe result" in capsys.readouterr().err
     assert main(["probe", *common, "--mode", "music", "--checkpoint", "x.ckpt", "--out", str(tmp_path / "m")]) == 2
     assert "uses no encoder" in capsys.readouterr().err
+    assert main(["probe", *common, "--mode", "music", "--fraction", "0.5", "--out", str(tmp_path / "m")]) == 2
+    assert "uses no labels" in capsys.readouterr().err
+    assert main(["probe", *common, "--mode", "music", "classical.freq_range=[300,9000]", "--out",
+                 str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert f"{clips / 'test.h5'}: clip 0 (circular4 array, 16000 Hz): freq_range" in err
+    assert not (tmp_path / "m" / "metrics.json").exists()
 
 
 @pytest.mark.slow

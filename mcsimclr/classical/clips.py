@@ -29,7 +29,8 @@ def evaluate_clips(path: str | Path, *, method: Method = "srp-phat", nfft: int =
         clip ``predicted_azimuth_deg``, ``azimuth_deg`` and ``error_deg`` (float64 arrays ``(n_clips,)``).
 
     Raises:
-        DataError: not a clip file, no clips, or a clip without an azimuth (naming the row).
+        DataError: not a clip file, no clips, a clip without an azimuth, or one that the estimator refuses (too
+            short, a non-planar array, a band above Nyquist), naming the file and the row.
     """
     with open_clip_file(path) as clips:
         azimuth = np.asarray(clips.column("azimuth_deg"), dtype=np.float64)
@@ -40,10 +41,15 @@ def evaluate_clips(path: str | Path, *, method: Method = "srp-phat", nfft: int =
             raise DataError(f"{clips.path}: clip {int(bad[0])} (and {bad.size - 1} more) has no azimuth (NaN); the "
                             "classical baselines need an azimuth label for every clip")
         mics, rate = mic_positions_of(clips), clips.sample_rate
-        predicted = np.array([
-            estimate_azimuths(clips.audio(i), mic_positions=mics, sample_rate=rate, method=method, num_src=1,
-                              nfft=nfft, freq_range=freq_range, grid_deg=grid_deg, speed_of_sound=speed_of_sound)[0]
-            for i in range(len(azimuth))])
+        predicted = np.empty(len(azimuth))
+        for i in range(len(azimuth)):
+            try:
+                predicted[i] = estimate_azimuths(clips.audio(i), mic_positions=mics, sample_rate=rate, method=method,
+                                                 num_src=1, nfft=nfft, freq_range=freq_range, grid_deg=grid_deg,
+                                                 speed_of_sound=speed_of_sound)[0]
+            except ValueError as err:  # GeometryError too: name the file and the clip
+                raise DataError(f"{clips.path}: clip {i} ({clips.attrs['array_geometry']} array, {rate} Hz): "
+                                f"{err}") from err
     error = azimuth_error_deg(torch.from_numpy(predicted), torch.from_numpy(azimuth)).numpy()
     return {"method": method, "n_clips": int(azimuth.size), "azimuth_error_mean": float(error.mean()),
             "azimuth_error_median": float(np.median(error)), "predicted_azimuth_deg": predicted,

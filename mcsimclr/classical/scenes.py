@@ -97,9 +97,12 @@ def evaluate_scenes(path: str | Path, *, method: Method = "srp-phat", window_fra
                                           n_samples=audio.shape[1])
                 except DataError as err:
                     raise DataError(f"{scenes.path}: scene {index}: {err}") from err
-                predicted = estimate_azimuths(audio[:, window], mic_positions=mics, sample_rate=rate, method=method,
-                                              num_src=p, nfft=nfft, freq_range=freq_range, grid_deg=grid_deg,
-                                              speed_of_sound=speed_of_sound)
+                try:
+                    predicted = estimate_azimuths(audio[:, window], mic_positions=mics, sample_rate=rate,
+                                                  method=method, num_src=p, nfft=nfft, freq_range=freq_range,
+                                                  grid_deg=grid_deg, speed_of_sound=speed_of_sound)
+                except ValueError as err:  # GeometryError too: name the file, scene and frame
+                    raise DataError(f"{scenes.path}: scene {index} frame {int(frame)}: {err}") from err
                 unresolved[p] += int(p > 1 and np.unique(predicted).size < p)
                 errors[p].append(matched_errors(predicted, reference))
         n_scenes = len(scenes)

@@ -251,6 +251,9 @@ def _classical(config: ProbeConfig, *, overwrite: bool) -> ProbeOutcome:
     """``srp-phat`` / ``music``: no checkpoint, no training; only ``data.test`` is read."""
     if config.checkpoint:
         raise ProbeError(f"mode {config.mode!r} uses no encoder; drop --checkpoint ({config.checkpoint})")
+    if config.fraction != 1.0:
+        raise ProbeError(f"mode {config.mode!r} uses no labels; --fraction {config.fraction:g} would change nothing "
+                         "(drop it)")
     out = resolve_out_dir(config, config.label or CLASSICAL_SETTINGS[config.mode])
     if (out / RESULT_FILE).exists() and not overwrite:
         raise ProbeError(f"{out} already holds a probe result ({RESULT_FILE}); pass --overwrite, or choose another "
