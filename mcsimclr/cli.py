@@ -73,8 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="the whole recipe on built-in synthetic data: simulate, pretrain, evaluate, table (CPU, minutes)",
         description="Simulate a small synthetic data set, pretrain the encoder without labels, evaluate it (linear "
-        "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning) and print the "
-        "paper-style table, then the margin of the pretrained encoder's linear probe over a random encoder's "
+        "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning; SRP-PHAT and MUSIC "
+        "without learning for direction) and print the paper-style table, then the margin of the pretrained "
+        "encoder's linear probe over a random encoder's "
         "(paired over the test clips, with standard errors). About 9 minutes on 2 CPU cores; no download. "
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
