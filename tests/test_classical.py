@@ -186,6 +186,8 @@ def test_probe_modes_write_results_that_the_report_shows_as_rows(clips, tmp_path
     assert "uses no encoder" in capsys.readouterr().err
     assert main(["probe", *common, "--mode", "music", "--fraction", "0.5", "--out", str(tmp_path / "m")]) == 2
     assert "uses no labels" in capsys.readouterr().err
+    assert main(["probe", "--config", "configs/probe/tiny.yaml", "data.train=''", f"data.test={clips / 'test.h5'}",
+                 "--mode", "srp-phat", "--out", str(tmp_path / "no-train")]) == 0  # data.train is not needed
     assert main(["probe", *common, "--mode", "music", "classical.freq_range=[300,9000]", "--out",
                  str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err

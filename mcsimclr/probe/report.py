@@ -108,7 +108,8 @@ class ReportTable:
     def direction_losses(self) -> list[str]:
         """One line per learned row whose azimuth error (any column) is larger than a classical row's."""
         lines = []
-        for row_c, method in self.classical.items():
+        for row_c in (r for r in self.rows if r in self.classical):  # SRP-PHAT first
+            method = self.classical[row_c]
             reference = next((self.cell(row_c, c) for c in self.columns
                               if c.metric == "azimuth_error_mean" and self.cell(row_c, c).n), Cell())
             if not reference.n:

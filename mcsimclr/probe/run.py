@@ -135,11 +135,11 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
         DeviceError: a GPU asked for and none here, without ``allow_cpu``.
     """
     started = time.perf_counter()
+    if config.mode in CLASSICAL_MODES:
+        return _classical(config, overwrite=overwrite)
     if not config.data.train or not config.data.test:
         raise ProbeError("data.train and data.test must name labelled split files (clean_train.h5 and test.h5 from "
                          "`simulate build`)")
-    if config.mode in CLASSICAL_MODES:
-        return _classical(config, overwrite=overwrite)
     train_info, test_info = check_labels(config.data.train), check_labels(config.data.test)
     check_same_classes(train_info, test_info)
     cv = config.mode in LINEAR_MODES and config.linear.solver == "cv"  # no held-out subset: folds instead
@@ -249,6 +249,9 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
 
 def _classical(config: ProbeConfig, *, overwrite: bool) -> ProbeOutcome:
     """``srp-phat`` / ``music``: no checkpoint, no training; only ``data.test`` is read."""
+    if not config.data.test:
+        raise ProbeError(f"mode {config.mode!r} scores data.test: name a labelled split file (test.h5 from "
+                         "`simulate build`)")
     if config.checkpoint:
         raise ProbeError(f"mode {config.mode!r} uses no encoder; drop --checkpoint ({config.checkpoint})")
     if config.fraction != 1.0:
