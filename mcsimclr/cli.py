@@ -27,12 +27,16 @@ PROBE_EXAMPLES = """examples:
       --checkpoint runs/paper/checkpoints/last.ckpt data.train=data/fsd/clean_train.h5 data.test=data/fsd/test.h5
   mcsimclr probe --config configs/probe/default.yaml --mode random-linear --checkpoint runs/paper/checkpoints/last.ckpt
   mcsimclr probe --config configs/probe/default.yaml --mode scratch heads.direction=bins optim.lr=0.005
+  mcsimclr probe --config configs/probe/default.yaml --mode srp-phat data.test=data/fsd/test.h5   # no learning
 
 modes:
   linear         pretrained encoder frozen (eval mode); two linear heads trained on embeddings computed once
   finetune       pretrained encoder and heads trained together, encoder gradient x finetune.encoder_grad_scale (0.1)
   scratch        the fine-tuning recipe from a random encoder, gradient not scaled (supervised baseline)
   random-linear  the linear probe of a random encoder (baseline)
+  srp-phat       SRP-PHAT of pyroomacoustics.doa on each whole test clip, the file's array; no checkpoint, no training,
+                 no class (a classical direction baseline: the report row "SRP-PHAT (no learning)")
+  music          the same with MUSIC ("MUSIC (no learning)"); both read data.test only (settings: classical.*)
 scratch and random-linear take the architecture and features of --checkpoint if given (a fair baseline), else the
 config's model section. Results: OUT_DIR/metrics.json, config.yaml, history.csv, predictions.csv, model.pt, *.png.
 """
@@ -69,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="the whole recipe on built-in synthetic data: simulate, pretrain, evaluate, table (CPU, minutes)",
         description="Simulate a small synthetic data set, pretrain the encoder without labels, evaluate it (linear "
-        "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning) and print the "
-        "paper-style table, then the margin of the pretrained encoder's linear probe over a random encoder's "
-        "(paired over the test clips, with standard errors). About 9 minutes on 2 CPU cores; no download. "
+        "probe, linear probe of a random encoder, supervised training from scratch, fine-tuning; SRP-PHAT and MUSIC "
+        "without learning for direction) and print the paper-style table, then the margin of the pretrained "
+        "encoder's linear probe over a random encoder's "
+        "(paired over the test clips, with standard errors). About 9.5 minutes on 2 CPU cores; no download. "
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
         "--device cuda --out runs/demo-big", formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         "docs/evaluation.md. " + DEVICE_POLICY, epilog=PROBE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("--config", type=Path, help="YAML config (configs/probe/*.yaml); without it, the defaults")
-    probe.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear"],
+    probe.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear", "srp-phat", "music"],
                        help="protocol (config key: mode)")
     probe.add_argument("--checkpoint", help="pretraining checkpoint (.ckpt); required for linear and finetune")
     probe.add_argument("--fraction", type=float, help="fraction of the labelled training clips, in (0, 1]: "
@@ -188,8 +193,9 @@ def _probe(args: argparse.Namespace) -> int:
         print(f"mcsimclr probe: error: {err}", file=sys.stderr)
         return 2
     m = outcome.metrics
-    print(f"mcsimclr probe: {config.mode} (fraction {config.fraction:g}, seed {config.seed}): accuracy "
-          f"{m['accuracy']:.1f} %, azimuth error {m['azimuth_error_mean']:.1f} deg mean / "
+    accuracy = "no class (no learning)" if outcome.heads is None else f"accuracy {m['accuracy']:.1f} %"
+    print(f"mcsimclr probe: {config.mode} (fraction {config.fraction:g}, seed {config.seed}): {accuracy}, "
+          f"azimuth error {m['azimuth_error_mean']:.1f} deg mean / "
           f"{m['azimuth_error_median']:.1f} deg median on {m['n_clips']} test clips; results in {outcome.out_dir}")
     return 0
 

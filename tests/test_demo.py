@@ -28,7 +28,10 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
         assert run["solver"] == ("cv" if mode in ("linear", "random-linear") else None), mode
     with open(out / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2
+    assert [r["setting"] for r in rows][-2:] == ["SRP-PHAT (no learning)", "MUSIC (no learning)"] and len(rows) == 4
+    srp = float(rows[2]["LP az err (deg) mean"])
+    worse = any(float(r[k]) > srp for r in rows[:2] for k in r if k.endswith("az err (deg) mean") and r[k])
+    assert ("loses to SRP-PHAT on direction" in printed) == worse
     numbers = [float(v) for r in rows for k, v in r.items() if k != "setting" and v not in ("", "-")]
     assert numbers and all(math.isfinite(x) for x in numbers)
     margin = json.loads((out / "margin.json").read_text())

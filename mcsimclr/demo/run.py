@@ -4,7 +4,8 @@ Stages (each reuses the project's own commands as functions, with the configs in
 1. ``simulate build``: unlabelled ``noisy_train``, labelled ``clean_train`` and ``test`` splits.
 2. ``mcsimclr pretrain`` on ``noisy_train`` (no labels; the test split is never seen).
 3. ``mcsimclr probe``: (a) linear probe of the pretrained encoder, (b) linear probe of a random encoder of the
-   same architecture, (c) supervised training from scratch, (d) fine-tuning the pretrained encoder.
+   same architecture, (c) supervised training from scratch, (d) fine-tuning the pretrained encoder; and the
+   classical direction baselines SRP-PHAT and MUSIC (no learning) on the same test clips.
 4. ``mcsimclr report``: the table.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from mcsimclr.core.config import load_config
 from mcsimclr.core.device import resolve_device
-from mcsimclr.demo.plan import MODES, DemoPlan
+from mcsimclr.demo.plan import CLASSICAL_MODES, MODES, DemoPlan
 from mcsimclr.demo.stages import Stages
 
 
@@ -82,7 +83,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
         shutil.rmtree(out)
     data = out / "data"
     stages = Stages(["simulate the synthetic data set", "pretrain the encoder (contrastive, no labels)",
-                     "evaluate: linear probe, random-encoder probe, supervised from scratch, fine-tune",
+                     "evaluate: linear probe, random-encoder probe, supervised from scratch, fine-tune, "
+                     "SRP-PHAT and MUSIC (no learning)",
                      "the table"], plan.expected_seconds, log=log)
 
     stages.begin(0)
@@ -113,6 +115,11 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
             *([f"data.eval_hop_seconds={plan.eval_hop_seconds}"] if plan.eval_hop_seconds is not None else [])])
         m = run_probe(cfg).metrics
         log(f"    {mode:14s} accuracy {m['accuracy']:5.1f} %   azimuth error {m['azimuth_error_mean']:5.1f} deg")
+    for mode in CLASSICAL_MODES:  # no learning: pyroomacoustics.doa on the same test clips, for the direction rows
+        cfg = load_config(ProbeConfig, configs["probe"], [
+            f"mode={mode}", f"seed={seed}", f"out_dir={out / 'probe' / mode}", f"data.test={data / 'test.h5'}"])
+        m = run_probe(cfg).metrics
+        log(f"    {mode:14s} no class          azimuth error {m['azimuth_error_mean']:5.1f} deg (no learning)")
     stages.end(2)
 
     stages.begin(3)

@@ -11,10 +11,11 @@ from typing import Literal
 from mcsimclr.features.config import FeatureConfig
 from mcsimclr.models.config import EncoderConfig
 
-Mode = Literal["linear", "finetune", "scratch", "random-linear"]
-MODES: tuple[str, ...] = ("linear", "finetune", "scratch", "random-linear")
+Mode = Literal["linear", "finetune", "scratch", "random-linear", "srp-phat", "music"]
+MODES: tuple[str, ...] = ("linear", "finetune", "scratch", "random-linear", "srp-phat", "music")
 LINEAR_MODES: tuple[str, ...] = ("linear", "random-linear")
 RANDOM_INIT_MODES: tuple[str, ...] = ("scratch", "random-linear")
+CLASSICAL_MODES: tuple[str, ...] = ("srp-phat", "music")  # no encoder, no training: mcsimclr.probe.classical
 
 
 @dataclass
@@ -181,6 +182,27 @@ class ProbeMetricsConfig:
 
 
 @dataclass
+class ClassicalConfig:
+    """The classical modes (``srp-phat``, ``music``: ``pyroomacoustics.doa`` on each whole test clip, no learning;
+    mcsimclr.classical.doa): STFT length, searched band (Hz), azimuth grid spacing (deg), speed of sound (m/s)."""
+
+    nfft: int = 512
+    freq_range: tuple[float, float] = (300.0, 3500.0)
+    grid_deg: float = 1.0
+    speed_of_sound: float = 343.0
+
+    def __post_init__(self) -> None:
+        if self.nfft < 16 or self.nfft % 2:
+            raise ValueError(f"classical.nfft must be even and >= 16, got {self.nfft}")
+        if not 0 <= self.freq_range[0] < self.freq_range[1]:
+            raise ValueError(f"classical.freq_range must be [low, high] Hz with 0 <= low < high, got "
+                             f"{list(self.freq_range)}")
+        if self.grid_deg <= 0 or self.speed_of_sound <= 0:
+            raise ValueError(f"classical.grid_deg and speed_of_sound must be > 0, got {self.grid_deg}, "
+                             f"{self.speed_of_sound}")
+
+
+@dataclass
 class ProbeConfig:
     """The whole ``mcsimclr probe`` config.
 
@@ -203,6 +225,7 @@ class ProbeConfig:
     model: ProbeModelConfig = field(default_factory=ProbeModelConfig)
     trainer: ProbeTrainerConfig = field(default_factory=ProbeTrainerConfig)
     metrics: ProbeMetricsConfig = field(default_factory=ProbeMetricsConfig)
+    classical: ClassicalConfig = field(default_factory=ClassicalConfig)
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:

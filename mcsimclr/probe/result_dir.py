@@ -48,8 +48,10 @@ def _json_safe(value):
 
 
 def write_result(out: Path, *, metrics: dict, config_yaml: str, history: list[dict], predictions: dict[str, np.ndarray],
-                 class_names: Sequence[str], state: dict) -> None:
-    """Write everything listed in the module docstring into ``out`` (created if needed)."""
+                 class_names: Sequence[str], state: dict | None) -> None:
+    """Write everything listed in the module docstring into ``out`` (created if needed). The classical modes
+    (no classes predicted, nothing trained) pass ``metrics["confusion"] = None`` and ``state = None``: no
+    ``confusion.png``, no ``model.pt``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(config_yaml)
     if history:
@@ -63,12 +65,14 @@ def write_result(out: Path, *, metrics: dict, config_yaml: str, history: list[di
         writer.writerow(keys)
         for row in zip(*(np.asarray(predictions[k]).tolist() for k in keys), strict=True):
             writer.writerow(row)
-    torch.save(state, out / "model.pt")
+    if state is not None:
+        torch.save(state, out / "model.pt")
     error = circular_error_deg(predictions["predicted_azimuth_deg"], predictions["azimuth_deg"])
     run = metrics["run"]
     title = f"{run['setting']}\n{run['mode']}, fraction {run['fraction']:g}, seed {run['seed']}"
-    plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png",
-                   title=f"{title}: accuracy {metrics['accuracy']:.1f} %")
+    if metrics["confusion"] is not None:
+        plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png",
+                       title=f"{title}: accuracy {metrics['accuracy']:.1f} %")
     plot_error_by_bins(predictions["rt60_measured"], error, metrics["by_rt60"], out / "azimuth_error_vs_rt60.png",
                        xlabel="measured RT60 (s)", title=title)
     plot_error_by_bins(predictions["distance_m"], error, metrics["by_distance"],

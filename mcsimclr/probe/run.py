@@ -2,7 +2,8 @@
 
 Protocols (docs/evaluation.md): ``linear`` (pretrained encoder frozen, heads on cached embeddings),
 ``finetune`` (encoder and heads, encoder gradient scaled), ``scratch`` (the same recipe from a random encoder,
-gradient not scaled) and ``random-linear`` (linear probe of a random encoder).
+gradient not scaled) and ``random-linear`` (linear probe of a random encoder); ``srp-phat`` and ``music`` are the
+classical baselines without learning (mcsimclr.probe.classical).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from mcsimclr.data.data_info import DataError, DataInfo, check_compatible
 from mcsimclr.features.spatial_features import SpatialFeatures
 from mcsimclr.models.spatial_encoder import SpatialEncoder
 from mcsimclr.probe.bn_stats import recompute_bn_stats
-from mcsimclr.probe.config import LINEAR_MODES, RANDOM_INIT_MODES, ProbeConfig
+from mcsimclr.probe.classical import run_classical
+from mcsimclr.probe.config import CLASSICAL_MODES, LINEAR_MODES, RANDOM_INIT_MODES, ProbeConfig
 from mcsimclr.probe.cv_linear import fit_cv_heads
 from mcsimclr.probe.embed import Embedded, embed_clips
 from mcsimclr.probe.encoders import random_encoder
@@ -37,7 +39,7 @@ from mcsimclr.probe.linear_probe import FitResult, train_linear_heads
 from mcsimclr.probe.metrics import probe_metrics
 from mcsimclr.probe.probe_model import ProbeModel
 from mcsimclr.probe.result_dir import RESULT_FILE, write_result
-from mcsimclr.probe.setting import baseline_setting, pretraining_setting, slug
+from mcsimclr.probe.setting import CLASSICAL_SETTINGS, baseline_setting, pretraining_setting, slug
 from mcsimclr.probe.splits import fraction_subset, validation_split
 from mcsimclr.probe.training import evaluate_heads, steps_per_epoch
 from mcsimclr.probe.windows import window_batches
@@ -51,12 +53,13 @@ class ProbeError(ValueError):
 
 @dataclass
 class ProbeOutcome:
-    """What :func:`run_probe` leaves: the result directory, the metrics written there, and the final networks."""
+    """What :func:`run_probe` leaves: the result directory, the metrics written there, and the final networks
+    (``None`` for the classical modes)."""
 
     out_dir: Path
     metrics: dict
-    encoder: SpatialEncoder
-    heads: ProbeHeads
+    encoder: SpatialEncoder | None
+    heads: ProbeHeads | None
 
 
 def _sha256_file(path: Path) -> str:
@@ -132,6 +135,8 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
         DeviceError: a GPU asked for and none here, without ``allow_cpu``.
     """
     started = time.perf_counter()
+    if config.mode in CLASSICAL_MODES:
+        return _classical(config, overwrite=overwrite)
     if not config.data.train or not config.data.test:
         raise ProbeError("data.train and data.test must name labelled split files (clean_train.h5 and test.h5 from "
                          "`simulate build`)")
@@ -240,6 +245,26 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
     log.info("probe %s: accuracy %.1f %%, azimuth error %.1f deg (mean), %s; %s", config.mode,
              metrics["accuracy"], metrics["azimuth_error_mean"], chosen, out)
     return ProbeOutcome(out_dir=out, metrics=metrics, encoder=encoder, heads=heads)
+
+
+def _classical(config: ProbeConfig, *, overwrite: bool) -> ProbeOutcome:
+    """``srp-phat`` / ``music``: no checkpoint, no training; only ``data.test`` is read."""
+    if not config.data.test:
+        raise ProbeError(f"mode {config.mode!r} scores data.test: name a labelled split file (test.h5 from "
+                         "`simulate build`)")
+    if config.checkpoint:
+        raise ProbeError(f"mode {config.mode!r} uses no encoder; drop --checkpoint ({config.checkpoint})")
+    if config.fraction != 1.0:
+        raise ProbeError(f"mode {config.mode!r} uses no labels; --fraction {config.fraction:g} would change nothing "
+                         "(drop it)")
+    out = resolve_out_dir(config, config.label or CLASSICAL_SETTINGS[config.mode])
+    if (out / RESULT_FILE).exists() and not overwrite:
+        raise ProbeError(f"{out} already holds a probe result ({RESULT_FILE}); pass --overwrite, or choose another "
+                         "out_dir")
+    metrics = run_classical(config, out=out)
+    log.info("probe %s: azimuth error %.1f deg (mean), %.1f deg (median), no learning; %s", config.mode,
+             metrics["azimuth_error_mean"], metrics["azimuth_error_median"], out)
+    return ProbeOutcome(out_dir=out, metrics=metrics, encoder=None, heads=None)
 
 
 def _linear(config: ProbeConfig, encoder: SpatialEncoder, heads: ProbeHeads, train_store, used: np.ndarray,

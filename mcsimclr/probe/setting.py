@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 BASELINE_SETTING = "random init (LP) / supervised from scratch (FT)"
+CLASSICAL_SETTINGS = {"srp-phat": "SRP-PHAT (no learning)", "music": "MUSIC (no learning)"}  # rows by probe mode
 
 # (config section under augment, short name) in the paper's order, then the optional measures.
 _AUGMENTATIONS = (("channel_swap", "ChannelSwap"), ("mixup", "Mixup"), ("crop", "RRC"),
