@@ -8,7 +8,7 @@ Usage:
 The same ``--rooms`` rooms (drawn as ``simulate build`` draws them: paper ranges by default, room ``i`` from seed
 ``(seed, i)``) go through every backend: the 4-mic RIRs with the config's tail and order cap, ``--rooms-per-task``
 rooms per ``backend.rirs`` call, in ``--workers`` spawned processes of one thread each. Workers of a CUDA backend
-take the visible GPUs in turn (``simulate.blocks.worker_gpu``), as in a build. The pool is started and each worker
+take the visible GPUs in turn (``simulate.blocks.start_worker``), as in a build. The pool is started and each worker
 has made one room before the clock starts. Printed: wall time, rooms/s, and the time the same rate gives for
 FSDnoisy18k's 18,532 clips (one room each; the convolution of the clips, which a build adds, is not included);
 for gpuRIR also its ``simulateRIR`` calls per room (rooms that share a size share a call).
@@ -27,7 +27,7 @@ import numpy as np
 from mcsimclr.core.array import mic_offsets
 from mcsimclr.core.config import load_config
 from simulate.backends import backend_status, make_backend
-from simulate.blocks import THREAD_ENV, backend_gpus, worker_gpu
+from simulate.blocks import backend_gpus, single_threaded_env, start_worker
 from simulate.config import SimulateConfig
 from simulate.fidelity import sample_rooms
 
@@ -42,14 +42,7 @@ def _backend_kwargs(config: SimulateConfig) -> dict:
 
 
 def _init(name: str, kwargs: dict, gpus: list[str], counter) -> None:
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
-    gpu = worker_gpu(index, gpus)
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    start_worker(gpus, counter)
     _STATE["backend"] = make_backend(name, **kwargs)
 
 
@@ -69,20 +62,12 @@ def time_backend(name: str, config: SimulateConfig, scenes: list, *, workers: in
     gpus = backend_gpus(make_backend(name, **kwargs))
     chunks = [scenes[i : i + per_task] for i in range(0, len(scenes), per_task)]
     ctx = mp.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update({k: "1" for k in THREAD_ENV})
-    try:
-        with ctx.Pool(workers, initializer=_init, initargs=(name, kwargs, gpus, ctx.Value("i", 0))) as pool:
-            pool.map(_task, [scenes[:1]] * workers, chunksize=1)  # start-up, imports, CUDA contexts, first kernels
-            start = time.perf_counter()
-            done = pool.map(_task, chunks, chunksize=1)
-            wall = time.perf_counter() - start
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with single_threaded_env(), ctx.Pool(workers, initializer=_init,
+                                         initargs=(name, kwargs, gpus, ctx.Value("i", 0))) as pool:
+        pool.map(_task, [scenes[:1]] * workers, chunksize=1)  # start-up, imports, CUDA contexts, first kernels
+        start = time.perf_counter()
+        done = pool.map(_task, chunks, chunksize=1)
+        wall = time.perf_counter() - start
     rooms, calls = sum(d[0] for d in done), sum(d[1] for d in done)
     rate = rooms / wall
     devices = f"{len(gpus)} GPU(s)" if gpus else "CPU"

@@ -77,9 +77,10 @@ def backend_gpus(backend: object) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _init_worker(renderer: BlockRenderer, gpus: list[str], counter: Any) -> None:
-    """Start of a worker process: one thread, its GPU (CUDA backends: worker i gets ``gpus[i % len(gpus)]``, set
-    before anything in the process starts CUDA), and the state every block needs."""
+def start_worker(gpus: list[str], counter: Any) -> None:
+    """What every worker process does first: take the next index from the shared ``counter`` (a
+    ``multiprocessing.Value``), see only its GPU (CUDA backends: worker i gets ``gpus[i % len(gpus)]``, set before
+    anything in the process starts CUDA), and run torch, if loaded, on one thread."""
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -88,6 +89,11 @@ def _init_worker(renderer: BlockRenderer, gpus: list[str], counter: Any) -> None
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     if "torch" in sys.modules:  # never import it here: it costs seconds per worker and simulate needs none
         sys.modules["torch"].set_num_threads(1)
+
+
+def _init_worker(renderer: BlockRenderer, gpus: list[str], counter: Any) -> None:
+    """Start of a worker process (``start_worker``), then the state every block needs."""
+    start_worker(gpus, counter)
     _set_state(renderer)
 
 

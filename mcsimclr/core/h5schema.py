@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 import numpy as np
@@ -157,15 +158,13 @@ def publish(partial: Path, final: Path) -> None:
     os.replace(partial, final)
 
 
-class SpatialClipsFile:
-    """Read access to one split file; opened lazily (once per process), so it can be sent to workers.
+_F = TypeVar("_F", bound="SplitFile")
 
-    Example::
 
-        clips = SpatialClipsFile("data/test.h5")
-        audio = clips.audio(3)          # (mics, samples) float32
-        labels = clips.column("label")  # (n_clips,)
-    """
+class SplitFile:
+    """Read access to one split file (clips or scenes: both hold ``audio`` with per-row ``offsets`` and ``lengths``);
+    opened lazily (once per process), so it can be sent to workers. ``SpatialClipsFile`` and
+    ``mcsimclr.core.scene_schema.SpatialScenesFile`` add what their rows hold."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -184,7 +183,7 @@ class SpatialClipsFile:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> SpatialClipsFile:
+    def __enter__(self: _F) -> _F:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -214,17 +213,34 @@ class SpatialClipsFile:
         return int(self._h5().attrs["sample_rate"])
 
     def column(self, name: str) -> np.ndarray:
-        """Per-clip dataset ``name`` for all clips ``(n_clips, ...)``; strings decoded to ``str``."""
+        """Per-row dataset ``name`` for all rows ``(n_rows, ...)``; strings decoded to ``str``."""
         data = self._h5()[name][()]
         if data.dtype.kind == "O":
             data = np.array([d.decode() if isinstance(d, bytes) else d for d in data], dtype=object)
         return data
 
     def audio(self, index: int) -> np.ndarray:
-        """Clip ``index`` as float32 ``(mics, samples)``."""
+        """Row ``index`` (a clip or a scene) as float32 ``(mics, samples)``."""
         f = self._h5()
         offset, length = int(f["offsets"][index]), int(f["lengths"][index])
         return np.asarray(f["audio"][:, offset : offset + length], dtype=np.float32)
+
+    def config(self) -> dict:
+        """The resolved config stored in the file."""
+        import yaml
+
+        return yaml.safe_load(self.attrs["config_yaml"])
+
+
+class SpatialClipsFile(SplitFile):
+    """Read access to one clip file (``SplitFile``), with its skipped clips.
+
+    Example::
+
+        clips = SpatialClipsFile("data/test.h5")
+        audio = clips.audio(3)          # (mics, samples) float32
+        labels = clips.column("label")  # (n_clips,)
+    """
 
     def skipped(self) -> list[tuple[str, str]]:
         """Clips left out as bad input: ``(source_id, reason)``."""
@@ -232,12 +248,6 @@ class SpatialClipsFile:
         ids = [s.decode() if isinstance(s, bytes) else s for s in g["source_id"][()]]
         reasons = [s.decode() if isinstance(s, bytes) else s for s in g["reason"][()]]
         return list(zip(ids, reasons, strict=True))
-
-    def config(self) -> dict:
-        """The resolved build config stored in the file."""
-        import yaml
-
-        return yaml.safe_load(self.attrs["config_yaml"])
 
 
 def describe_schema() -> str:

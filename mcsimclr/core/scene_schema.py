@@ -18,7 +18,7 @@ import numpy as np
 
 from mcsimclr.core.errors import DataError
 from mcsimclr.core.frame_labels import FrameLabels
-from mcsimclr.core.h5schema import AZIMUTH_CONVENTION, Field, string_array, write_audio, write_columns
+from mcsimclr.core.h5schema import AZIMUTH_CONVENTION, Field, SplitFile, string_array, write_audio, write_columns
 
 SCENE_SCHEMA_VERSION = 2
 SCENE_FORMAT_NAME = "mcsimclr.spatial_scenes"
@@ -139,8 +139,9 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class SpatialScenesFile:
-    """Read access to one scene file; opened lazily (once per process), so it can be sent to workers.
+class SpatialScenesFile(SplitFile):
+    """Read access to one scene file (``SplitFile``: ``audio(i)``, ``column``, ``attrs``), with its frame labels and
+    events.
 
     Example::
 
@@ -150,68 +151,9 @@ class SpatialScenesFile:
         onsets = scenes.events(0)["onset_s"]
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._file: h5py.File | None = None
-
-    def _h5(self) -> h5py.File:
-        if self._file is None:
-            self._file = h5py.File(self.path, "r")
-        return self._file
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_file": None}
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> SpatialScenesFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __len__(self) -> int:
-        return int(self._h5()["lengths"].shape[0])
-
-    @property
-    def attrs(self) -> dict:
-        """File attributes as Python values (arrays of strings become lists of str)."""
-        out = {}
-        for key, value in self._h5().attrs.items():
-            if isinstance(value, np.ndarray) and value.dtype.kind == "O":
-                value = [_text(v) for v in value]
-            elif isinstance(value, bytes):
-                value = value.decode()
-            out[key] = value
-        return out
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.attrs["class_names"])
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self._h5().attrs["sample_rate"])
-
     @property
     def hop_s(self) -> float:
         return float(self._h5().attrs["label_hop_s"])
-
-    def column(self, name: str) -> np.ndarray:
-        """Per-scene dataset ``name`` for all scenes ``(n_scenes, ...)``; strings decoded to ``str``."""
-        data = self._h5()[name][()]
-        if data.dtype.kind == "O":
-            data = np.array([_text(d) for d in data], dtype=object)
-        return data
-
-    def audio(self, index: int) -> np.ndarray:
-        """Scene ``index`` as float32 ``(mics, samples)``."""
-        f = self._h5()
-        offset, length = int(f["offsets"][index]), int(f["lengths"][index])
-        return np.asarray(f["audio"][:, offset : offset + length], dtype=np.float32)
 
     def labels(self, index: int) -> FrameLabels:
         """The frame labels of scene ``index`` ``(frames, tracks)``."""
@@ -240,12 +182,6 @@ class SpatialScenesFile:
                 data = np.array([_text(d) for d in data], dtype=object)
             out[fl.name] = data
         return out
-
-    def config(self) -> dict:
-        """The resolved config stored in the file."""
-        import yaml
-
-        return yaml.safe_load(self.attrs["config_yaml"])
 
 
 def describe_scene_schema() -> str:
