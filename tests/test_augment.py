@@ -465,3 +465,42 @@ def test_pipeline_pitch_shift_picks_each_views_filterbank() -> None:
     torch.testing.assert_close(v2, expected[:, 1], atol=1e-4, rtol=0)
     plain = feats(x.flatten(0, 1)).unflatten(0, (6, 2))
     torch.testing.assert_close(v1[:, 4:], plain[:, 0, 4:], atol=1e-5, rtol=0)
+
+
+def _gcc_bump(lags: int, lag: float) -> torch.Tensor:
+    """A smooth bump at ``lag`` (in lags, 0 at index lags // 2) along the last axis: ``(lags,)``."""
+    index = torch.arange(lags, dtype=torch.float32)
+    return torch.exp(-0.5 * ((index - (lags // 2 + lag)) / 1.0) ** 2)
+
+
+def _peak(row: torch.Tensor) -> float:
+    """Sub-bin position of the maximum (parabolic fit), in lags from index len // 2."""
+    k = int(row.argmax())
+    a, b, c = (float(row[k - 1]), float(row[k]), float(row[k + 1]))
+    return k + 0.5 * (a - c) / (a - 2 * b + c) - row.shape[0] // 2
+
+
+@pytest.mark.parametrize("lag", [0.0, 4.0, -6.0])
+def test_centred_crop_rescales_the_delays_around_lag_zero(lag):
+    lags, width = 64, 0.8
+    gcc = _gcc_bump(lags, lag).expand(1, 1, 20, lags).clone()
+    mel = torch.randn(1, 2, 20, lags)
+    feats = torch.cat([mel, gcc], dim=1)
+    box = torch.tensor([[0.0, 0.2, 1.0, width]])  # whole time axis, bins 0.2 .. 1.0 of the map
+    centred = RandomResizedCrop(gcc_lag="centred", n_mel_channels=2).apply(feats, box)
+    free = RandomResizedCrop().apply(feats, box)
+    assert _peak(centred[0, 2, 10]) == pytest.approx(lag / width, abs=0.1)  # delays scaled by 1 / width
+    torch.testing.assert_close(centred[:, :2], free[:, :2])  # the Mel channels keep the drawn box
+    # the paper's one box moves the lag origin: a direction at lag 0 (broadside) comes out elsewhere
+    assert abs(_peak(free[0, 2, 10]) - lag / width) > 5.0
+
+
+def test_channel_drop_can_fill_dropped_mel_channels_with_the_floor():
+    feats = torch.randn(2, 5, 4, 8) - 30.0
+    keep = torch.tensor([[True, False, True, False, True], [False, True, True, True, False]])
+    out = ChannelDrop(p=0.5, mel_fill_db=-100.0, n_mel_channels=2).apply(feats, keep)
+    assert torch.all(out[0, 1] == -100.0) and torch.all(out[1, 0] == -100.0)  # dropped Mel: silence
+    assert torch.all(out[0, 3] == 0.0) and torch.all(out[1, 4] == 0.0)  # dropped GCC: no correlation
+    torch.testing.assert_close(out[keep], feats[keep])
+    plain = ChannelDrop(p=0.5).apply(feats, keep)
+    assert torch.all(plain[0, 1] == 0.0)  # the paper's: 0 dB

@@ -46,12 +46,18 @@ class MixupConfig:
 
 @dataclass
 class CropConfig:
-    """RandomResizedCrop of the feature maps, one box for all channels of a view."""
+    """RandomResizedCrop of the feature maps, one box for all channels of a view.
+
+    ``gcc_lag: centred`` (a DSP correction, off by default until measured on dev) places the box's lag range on the
+    GCC channels symmetrically around lag 0, so that it rescales the delays a little instead of shifting their
+    origin (``free``: the paper's one box for all channels, whose lag offset can exceed the array's delay range).
+    """
 
     enabled: bool = True
     scale: tuple[float, float] = (0.8, 1.0)
     ratio: tuple[float, float] = (0.8, 1.25)
     axes: Literal["both", "time"] = "both"
+    gcc_lag: Literal["free", "centred"] = "free"
 
     def __post_init__(self) -> None:
         _check_range("scale", self.scale, low=0.0, high=1.0)
@@ -60,10 +66,15 @@ class CropConfig:
 
 @dataclass
 class ChannelDropConfig:
-    """Zero each Mel and GCC channel with probability ``p``."""
+    """Zero each Mel and GCC channel with probability ``p``.
+
+    ``mel_fill: floor`` (a DSP correction, off by default until measured on dev) sets a dropped log-Mel channel to
+    the features' floor (``10 log10(log_floor)``, silence) instead of 0 dB; GCC channels are set to 0 either way.
+    """
 
     enabled: bool = True
     p: float = 0.1
+    mel_fill: Literal["zero", "floor"] = "zero"
 
     def __post_init__(self) -> None:
         _check_probability("p", self.p)

@@ -29,10 +29,16 @@ class RandomResizedCrop(BatchAugmentation):
         axes: ``"both"`` (the paper) or ``"time"``: crop and stretch the frames axis only, keeping every Mel bin
             and GCC lag where it is (an option: the prototype found cropping the lag axis hurt direction).
         tries: candidate boxes per example before falling back to the whole map.
+        gcc_lag: ``"free"`` (the paper's: one box for all channels) or ``"centred"``: on the channels from
+            ``n_mel_channels`` on (GCC-PHAT, bins = lags ``-n//2 .. n//2 - 1``), the box's lag range is centred on
+            lag 0, so the crop scales every delay by ``1 / width`` and keeps lag 0 at lag 0 (the Mel channels keep
+            the drawn box). The draw is the same either way.
+        n_mel_channels: the leading Mel channels (with ``gcc_lag="centred"``).
     """
 
     def __init__(self, *, scale: tuple[float, float] = (0.8, 1.0), ratio: tuple[float, float] = (0.8, 1.25),
-                 axes: Literal["both", "time"] = "both", tries: int = 10) -> None:
+                 axes: Literal["both", "time"] = "both", tries: int = 10,
+                 gcc_lag: Literal["free", "centred"] = "free", n_mel_channels: int = 0) -> None:
         super().__init__()
         if not 0.0 < scale[0] <= scale[1] <= 1.0:
             raise ValueError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
@@ -42,6 +48,12 @@ class RandomResizedCrop(BatchAugmentation):
             raise ValueError(f"axes must be 'both' or 'time', got {axes!r}")
         if tries < 1:
             raise ValueError(f"tries must be >= 1, got {tries}")
+        if gcc_lag not in ("free", "centred"):
+            raise ValueError(f"gcc_lag must be 'free' or 'centred', got {gcc_lag!r}")
+        if gcc_lag == "centred" and n_mel_channels < 1:
+            raise ValueError(f"gcc_lag='centred' needs n_mel_channels >= 1, got {n_mel_channels}")
+        self.gcc_lag = gcc_lag
+        self.n_mel_channels = n_mel_channels
         self.scale = (float(scale[0]), float(scale[1]))
         self.ratio = (float(ratio[0]), float(ratio[1]))
         self.axes = axes
@@ -81,6 +93,19 @@ class RandomResizedCrop(BatchAugmentation):
         Returns:
             ``(batch, channels, frames, bins)``; a whole-map box returns the input (up to float rounding).
         """
+        if self.gcc_lag == "centred":
+            n = self.n_mel_channels
+            lags = features.shape[-1]
+            centre = (lags // 2 + 0.5) / lags  # lag 0 in [0, 1] map coordinates (align_corners=False)
+            centred = boxes.clone()
+            centred[:, 1] = centre - boxes[:, 3] * centre  # lag 0 at the same relative place in the box
+            return torch.cat([self._resample(features[:, :n], boxes), self._resample(features[:, n:], centred)],
+                             dim=1)
+        return self._resample(features, boxes)
+
+    @staticmethod
+    def _resample(features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """Each example's box of ``(batch, channels, frames, bins)`` resampled to the full size (bilinear)."""
         t0, f0, h, w = boxes.to(features.dtype).unbind(1)
         zero = torch.zeros_like(h)
         # affine_grid maps output coordinates in [-1, 1] (x along bins, y along frames) to input coordinates;

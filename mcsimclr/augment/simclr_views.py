@@ -13,6 +13,8 @@ just the features of each view.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -88,9 +90,13 @@ class SimCLRViews(nn.Module):
             channel_swap=swap,
             mixup=Mixup(alpha=config.mixup.alpha, output_level=config.mixup.output_level)
             if config.mixup.enabled else None,
-            crop=RandomResizedCrop(scale=config.crop.scale, ratio=config.crop.ratio, axes=config.crop.axes)
+            crop=RandomResizedCrop(scale=config.crop.scale, ratio=config.crop.ratio, axes=config.crop.axes,
+                                   gcc_lag=config.crop.gcc_lag, n_mel_channels=n_mel)
             if config.crop.enabled else None,
-            channel_drop=ChannelDrop(p=config.channel_drop.p) if config.channel_drop.enabled else None,
+            channel_drop=ChannelDrop(p=config.channel_drop.p, n_mel_channels=n_mel,
+                                     mel_fill_db=10.0 * math.log10(features.log_floor)
+                                     if config.channel_drop.mel_fill == "floor" else None)
+            if config.channel_drop.enabled else None,
             modality_drop=ModalityDrop(n_mel_channels=n_mel, p_mel=config.modality_drop.p_mel,
                                        p_gcc=config.modality_drop.p_gcc) if config.modality_drop.enabled else None,
             mel_gain=MelGain(n_mel_channels=n_mel, max_db=config.mel_gain.max_db) if config.mel_gain.enabled else None,
