@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,10 @@ def run_seld(config: SeldConfig, *, overwrite: bool = False, allow_cpu: bool = F
     """
     started = time.perf_counter()
     train_info, dev_info, test_info = check_scene_files(config)
+    if config.mode == "finetune" and config.optim.optimizer == "adam" and config.finetune.encoder_grad_scale < 1:
+        warnings.warn("optim.optimizer=adam: Adam divides each parameter's step by its gradient's running RMS, so "
+                      "the encoder gradient scale is almost cancelled; use optim.optimizer=sgd for the paper's "
+                      "scaled fine-tuning (docs/evaluation.md, SELD)", stacklevel=2)
     encoder, source = build_encoder(config, train_info, dev_info)  # checkpoint vs data: sample rate and array
     what = (f"the checkpoint {config.checkpoint} (its features and array)" if config.checkpoint
             else "the seld model.features config")
