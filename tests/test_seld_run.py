@@ -314,3 +314,22 @@ def test_configs_load():
         cfg = load_config(SeldConfig, f"configs/seld/{name}.yaml")
         assert cfg.heads.distance == "auto"
     assert load_config(SeldConfig, TINY, ["heads.distance=false"]).heads.distance is False
+
+
+def test_dev_selection_best_f20_then_lower_doae_then_earlier():
+    from mcsimclr.seld.selection import DevSelection
+
+    net = torch.nn.Linear(1, 1)
+    sel = DevSelection()
+
+    def dev(f20: float, doae: float) -> dict:
+        return {"dcase2024": {"F20": f20, "DOAE_CD": doae}}
+
+    steps = [(0.1, float("nan")), (0.1, 40.0), (0.3, 50.0), (0.3, 30.0), (0.3, 30.0), (0.2, 1.0)]
+    for epoch, (f20, doae) in enumerate(steps):
+        with torch.no_grad():
+            net.weight.fill_(epoch)
+        sel.update(epoch, dev(f20, doae), net)
+    assert sel.epoch == 3 and sel.f20 == 0.3 and sel.doae == 30.0
+    sel.restore(net)
+    assert float(net.weight) == 3.0
