@@ -363,3 +363,19 @@ def test_the_model_overfits_four_windows_to_exact_seld(scenes, checkpoint):
     present = sorted({int(c) for r in refs for c in r.class_index[r.active]})
     assert m["ER20"] < 0.1 and m["DOAE_CD"] < 10
     assert np.all(m["per_class"]["F20"][present] > 0.9)
+
+
+def test_distance_head_follows_the_data(scenes, checkpoint, tmp_path, capsys):
+    def no_distance(f):
+        d = f["frames/distance_m"]
+        d[...] = np.full(d.shape, np.nan, dtype=d.dtype)
+
+    train = _copy(scenes / "train.h5", tmp_path / "train.h5", no_distance)
+    dev = _copy(scenes / "dev.h5", tmp_path / "dev.h5", no_distance)
+    outcome = run_seld(config(scenes, tmp_path / "auto", f"checkpoint={checkpoint}", f"data.train={train}",
+                              f"data.dev={dev}"))
+    assert outcome.metrics["run"]["with_distance"] is False and outcome.model.head.coords == 3
+    assert "RDE_CD" not in outcome.metrics["dcase2024"] and "RDE_CD" not in outcome.metrics["dev"]["dcase2024"]
+    assert main(seld_args(scenes, tmp_path / "true", "--checkpoint", str(checkpoint), f"data.train={train}",
+                          "heads.distance=true")) == 2
+    assert "heads.distance=true" in capsys.readouterr().err
