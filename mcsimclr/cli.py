@@ -1,5 +1,6 @@
 """The ``mcsimclr`` command: ``pretrain`` (contrastive pretraining), ``probe`` (linear probe, fine-tuning and
-baselines) and ``report`` (the results table). Data sets come from ``simulate build``."""
+baselines), ``seld`` (SELD on scene files) and ``report`` (the results table). Data sets come from ``simulate build``
+and ``simulate scenes``."""
 
 from __future__ import annotations
 
@@ -39,6 +40,24 @@ modes:
   music          the same with MUSIC ("MUSIC (no learning)"); both read data.test only (settings: classical.*)
 scratch and random-linear take the architecture and features of --checkpoint if given (a fair baseline), else the
 config's model section. Results: OUT_DIR/metrics.json, config.yaml, history.csv, predictions.csv, model.pt, *.png.
+"""
+
+SELD_EXAMPLES = """examples:
+  mcsimclr seld --config configs/seld/default.yaml --mode linear --checkpoint runs/paper/checkpoints/last.ckpt
+  mcsimclr seld --config configs/seld/default.yaml --mode finetune --fraction 0.1 --seed 1 \\
+      --checkpoint runs/paper/checkpoints/last.ckpt data.train=data/scenes/train.h5 data.dev=data/scenes/dev.h5 \\
+      data.test=data/scenes/test.h5
+  mcsimclr seld --config configs/seld/default.yaml --mode scratch --checkpoint runs/paper/checkpoints/last.ckpt
+
+modes:
+  linear         pretrained encoder frozen (eval mode); the linear multi-ACCDOA head trained on frame features
+                 computed once per ChannelSwap symmetry
+  finetune       pretrained encoder and head trained together, encoder gradient x finetune.encoder_grad_scale (0.1)
+  scratch        a random encoder of the checkpoint's architecture trained fully (supervised baseline)
+  random-linear  a random encoder frozen, the linear head trained (baseline; BN statistics as linear.bn_stats)
+The epoch is selected on data.dev (DCASE 2024 F20, ties: lower DOAE_CD); data.test is read and scored once, after
+that. Results: OUT_DIR/metrics.json (DCASE 2024 and 2023 metrics on test, dev metrics of the selected epoch, run
+info), config.yaml, history.csv, predictions.npz, model.pt.
 """
 
 REPORT_EXAMPLES = """examples:
@@ -113,6 +132,31 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("overrides", nargs="*", metavar="key.path=value",
                        help="config overrides, e.g. data.train=data/fsd/clean_train.h5 heads.direction=bins")
 
+    seld = sub.add_parser(
+        "seld", help="SELD on the encoder: multi-ACCDOA head (ADPIT) on scene files, dev selection, test once",
+        description="Train a multi-ACCDOA head (3 tracks x xyz (+ distance) x classes) with ADPIT on the train "
+        "scenes (`simulate scenes` files; ChannelSwap the only augmentation, labels transformed with it), select "
+        "the epoch on the dev scenes, then score the test scenes once with the DCASE 2024 (F20, DOAE_CD, RDE_CD) "
+        "and 2023 (ER20, F20, LE_CD, LR_CD) metrics. Protocols: docs/evaluation.md, \"SELD\". " + DEVICE_POLICY,
+        epilog=SELD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    seld.add_argument("--config", type=Path, help="YAML config (configs/seld/*.yaml); without it, the defaults")
+    seld.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear"],
+                      help="protocol (config key: mode)")
+    seld.add_argument("--checkpoint", help="pretraining checkpoint (.ckpt); required for linear and finetune")
+    seld.add_argument("--fraction", type=float, help="fraction of the training scenes, in (0, 1]: seeded, nested "
+                      "across fractions for one seed (config key: fraction)")
+    seld.add_argument("--seed", type=int, help="seed of the head, the random encoder, windows and the fraction "
+                      "subset (config key: seed)")
+    seld.add_argument("--label", help="name of the pretraining setting (default: derived from the checkpoint)")
+    seld.add_argument("--out", help="result directory (config key: out_dir; may use {mode} {fraction} {seed} "
+                      "{setting})")
+    seld.add_argument("--overwrite", action="store_true", help="replace an existing result in the directory")
+    seld.add_argument("--allow-cpu", action="store_true",
+                      help="run on the CPU (float32) when the config asks for a GPU and none is available")
+    seld.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    seld.add_argument("overrides", nargs="*", metavar="key.path=value",
+                      help="config overrides, e.g. data.dev=data/scenes/dev.h5 heads.distance=false")
+
     report = sub.add_parser(
         "report", help="collect probe result directories into the paper-style table (markdown and CSV)",
         description="Rows: pretraining settings; columns: linear-probe and fine-tune accuracy and azimuth error "
@@ -133,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "probe":
         return _probe(args)
+    if args.command == "seld":
+        return _seld(args)
     if args.command == "report":
         return _report(args)
     return 2
@@ -197,6 +243,32 @@ def _probe(args: argparse.Namespace) -> int:
     print(f"mcsimclr probe: {config.mode} (fraction {config.fraction:g}, seed {config.seed}): {accuracy}, "
           f"azimuth error {m['azimuth_error_mean']:.1f} deg mean / "
           f"{m['azimuth_error_median']:.1f} deg median on {m['n_clips']} test clips; results in {outcome.out_dir}")
+    return 0
+
+
+def _seld(args: argparse.Namespace) -> int:
+    from mcsimclr.checkpoint import CheckpointError
+    from mcsimclr.probe.run import ProbeError
+    from mcsimclr.seld.config import SeldConfig
+    from mcsimclr.seld.run import SeldError, run_seld
+
+    flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
+             "label": args.label, "out_dir": args.out}
+    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    config = config_or_exit_code(SeldConfig, args.config, overrides, prog="mcsimclr seld",
+                                 print_config=args.print_config)
+    if isinstance(config, int):
+        return config
+    _log_to_stderr("mcsimclr.seld")
+    try:
+        outcome = run_seld(config, overwrite=args.overwrite, allow_cpu=args.allow_cpu)
+    except (DataError, DeviceError, SeldError, ProbeError, CheckpointError) as err:
+        print(f"mcsimclr seld: error: {err}", file=sys.stderr)
+        return 2
+    m = outcome.metrics["dcase2024"]
+    print(f"mcsimclr seld: {config.mode} (fraction {config.fraction:g}, seed {config.seed}): test F20 {m['F20']:.3f}, "
+          f"DOAE_CD {m['DOAE_CD']:.1f} deg, SELD score {m['SELD_score']:.3f} (epoch "
+          f"{outcome.metrics['run']['selected_epoch']} selected on dev); results in {outcome.out_dir}")
     return 0
 
 
