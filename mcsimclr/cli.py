@@ -131,9 +131,11 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser(
         "report", help="collect probe result directories into the paper-style table (markdown and CSV)",
-        description="Rows: pretraining settings; columns: linear-probe and fine-tune accuracy and azimuth error "
-        "(100 % of the labels, then other label fractions); mean +- std over seeds. Prints the markdown table "
-        "and writes it with a CSV beside it.", epilog=REPORT_EXAMPLES,
+        description="Rows: pretraining settings, one per checkpoint (seeds of one checkpoint pool into a row; two "
+        "checkpoints with the same setting name are two rows, suffixed [ckpt 1a2b3c] = the first digits of the "
+        "file's SHA-256); columns: linear-probe and fine-tune accuracy and azimuth error (100 % of the labels, "
+        "then other label fractions); mean +- std over seeds. Prints the markdown table and writes it with a CSV "
+        "beside it (with a checkpoint_sha256 column).", epilog=REPORT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("dirs", nargs="+", metavar="DIR", help="result directories, or directories to search")
     report.add_argument("--out", type=Path, default=Path("report.md"),
