@@ -29,7 +29,9 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     with open(out / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2
-    numbers = [float(v) for r in rows for k, v in r.items() if k != "setting" and v not in ("", "-")]
+    numbers = [float(v) for r in rows for k, v in r.items()
+               if k not in ("setting", "checkpoint_sha256", "identity") and v not in ("", "-")]
+    assert len(rows[1]["checkpoint_sha256"]) == 64 and rows[0]["identity"].startswith("arch:")
     assert numbers and all(math.isfinite(x) for x in numbers)
     margin = json.loads((out / "margin.json").read_text())
     assert margin["n"] == 32 and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth", "azimuth_se"))

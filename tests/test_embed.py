@@ -181,6 +181,8 @@ def test_errors(data, scenes, checkpoint, tmp_path, capsys):
     assert "does not match the checkpoint" in embed(data_file=array)
     assert "clip level needs a clip file" in embed("--level", "clip", data_file=scenes)
     assert "not a whole number of the encoder's steps" in embed("--level", "frame", "--hop", "0.03")
+    if not torch.cuda.is_available():
+        assert "asks for a GPU (--accelerator gpu) and CUDA is not available" in embed("--accelerator", "gpu")
     err = embed("--window", "0.01")
     assert "needs at least one step" in err
     assert main(["embed", "--checkpoint", str(tmp_path / "none.ckpt"), "--data", str(data / "test.h5"), "--out",
