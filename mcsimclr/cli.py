@@ -1,6 +1,6 @@
 """The ``mcsimclr`` command: ``pretrain`` (contrastive pretraining), ``probe`` (linear probe, fine-tuning and
-baselines), ``seld`` (SELD on scene files) and ``report`` (the results table). Data sets come from ``simulate build``
-and ``simulate scenes``."""
+baselines), ``seld`` (SELD on scene files), ``report`` (the results table) and ``embed`` (embeddings of a data
+file). Data sets come from ``simulate build`` and ``simulate scenes``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,26 @@ info), config.yaml, history.csv, predictions.npz, model.pt.
 REPORT_EXAMPLES = """examples:
   mcsimclr report runs/probe                       # every result directory below runs/probe
   mcsimclr report runs/probe/a runs/probe/b --out results/table1.md   # also writes results/table1.csv
+"""
+
+
+EMBED_EXAMPLES = """examples:
+  mcsimclr embed --checkpoint runs/paper/checkpoints/last.ckpt --data data/fsd/test.h5 --out emb/test.h5
+  mcsimclr embed --checkpoint runs/paper/checkpoints/last.ckpt --data data/scenes/test.h5 --out emb/scenes.h5
+  mcsimclr embed --checkpoint CK --data data/fsd/test.h5 --out emb/test-frames.h5 --level frame --hop 0.48
+
+what OUT.h5 holds (attributes: format mcsimclr.embeddings, version, level, checkpoint + checkpoint_sha256,
+setting, data + data_config_sha256, embed_dim, frame_dim, frame_hop_s, window/hop seconds, package_version):
+  clip level   embeddings (n_clips, embed_dim) float32: row i is clip i of DATA (clip_index), the mean embedding
+               of its windows (the probe's whole-clip protocol); source_id and the clip labels (label,
+               azimuth_deg, elevation_deg, distance_m, rt60_*, ...) copied row for row: join on the row or
+               source_id.
+  frame level  frames (total_steps, frame_dim) float32, the encoder's frames before temporal pooling, one step
+               every frame_hop_s; item_index (the clip or scene row of DATA), step (within the item), time_s
+               (centre of the step); item i is frames[offsets[i] : offsets[i] + lengths[i]]. For scene files
+               also label_frame (the scene's label frame the step's centre falls in, -1 past the last) and
+               label_row (its row in DATA's frames/ arrays): labels = DATA['frames/class_index'][label_row].
+The file is written as OUT.h5.partial and renamed when complete.
 """
 
 
@@ -159,13 +179,38 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser(
         "report", help="collect probe result directories into the paper-style table (markdown and CSV)",
-        description="Rows: pretraining settings; columns: linear-probe and fine-tune accuracy and azimuth error "
-        "(100 % of the labels, then other label fractions); mean +- std over seeds. Prints the markdown table "
-        "and writes it with a CSV beside it.", epilog=REPORT_EXAMPLES,
+        description="Rows: pretraining settings, one per checkpoint (seeds of one checkpoint pool into a row; two "
+        "checkpoints with the same setting name are two rows, suffixed [ckpt 1a2b3c] = the first digits of the "
+        "file's SHA-256); columns: linear-probe and fine-tune accuracy and azimuth error (100 % of the labels, "
+        "then other label fractions); mean +- std over seeds. Prints the markdown table and writes it with a CSV "
+        "beside it (with a checkpoint_sha256 column).", epilog=REPORT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("dirs", nargs="+", metavar="DIR", help="result directories, or directories to search")
     report.add_argument("--out", type=Path, default=Path("report.md"),
                         help="markdown file to write; the CSV goes beside it with .csv (default: report.md)")
+
+    embed = sub.add_parser(
+        "embed", help="clip or frame embeddings of a data file from a pretrained checkpoint (HDF5, joinable)",
+        description="Embed every clip (simulate build) or scene (simulate scenes) of --data with the encoder of "
+        "--checkpoint and write one self-describing HDF5 file. Level auto: clip for clip files, frame for scene "
+        "files. " + DEVICE_POLICY + " Here --precision defaults to 32 (float32 on a GPU too).",
+        epilog=EMBED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    embed.add_argument("--checkpoint", required=True, help="pretraining checkpoint (.ckpt)")
+    embed.add_argument("--data", required=True, help="clip file (simulate build) or scene file (simulate scenes)")
+    embed.add_argument("--out", required=True, type=Path, help="HDF5 file to write")
+    embed.add_argument("--level", choices=("clip", "frame", "auto"), default="auto",
+                       help="clip: one embedding per clip (clip files); frame: the frame sequence; auto (default)")
+    embed.add_argument("--window", type=float, default=1.0, help="window given to the encoder, seconds (default 1)")
+    embed.add_argument("--hop", type=float, default=None,
+                       help="hop between windows, seconds (default: half the window; at frame level a whole "
+                       "number of frame_hop_s steps)")
+    embed.add_argument("--batch", type=int, default=256, help="windows per encoder call (default 256)")
+    embed.add_argument("--accelerator", choices=("auto", "gpu", "cpu"), default="auto", help="device (default auto)")
+    embed.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32",
+                       help="precision on a GPU (default 32)")
+    embed.add_argument("--allow-cpu", action="store_true",
+                       help="run on the CPU when --accelerator gpu is asked for and there is no GPU")
+    embed.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     return p
 
 
@@ -181,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return _seld(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "embed":
+        return _embed(args)
     return 2
 
 
@@ -284,6 +331,23 @@ def _report(args: argparse.Namespace) -> int:
     md, csv_path = write_report(table, args.out)
     print(table.to_markdown(), end="")
     print(f"mcsimclr report: wrote {md} and {csv_path}")
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from mcsimclr.checkpoint import CheckpointError
+    from mcsimclr.probe.embed_file import EmbedError, embed_file
+
+    _log_to_stderr("mcsimclr.probe")
+    try:
+        out = embed_file(checkpoint=args.checkpoint, data=args.data, out=args.out, level=args.level,
+                         window_seconds=args.window, hop_seconds=args.hop, batch=args.batch,
+                         accelerator=args.accelerator, precision=args.precision, allow_cpu=args.allow_cpu,
+                         overwrite=args.overwrite)
+    except (DataError, DeviceError, EmbedError, CheckpointError) as err:
+        print(f"mcsimclr embed: error: {err}", file=sys.stderr)
+        return 2
+    print(f"mcsimclr embed: wrote {out}")
     return 0
 
 

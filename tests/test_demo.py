@@ -32,7 +32,9 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     srp = float(rows[2]["LP az err (deg) mean"])
     worse = any(float(r[k]) > srp for r in rows[:2] for k in r if k.endswith("az err (deg) mean") and r[k])
     assert ("loses to SRP-PHAT on direction" in printed) == worse
-    numbers = [float(v) for r in rows for k, v in r.items() if k != "setting" and v not in ("", "-")]
+    numbers = [float(v) for r in rows for k, v in r.items()
+               if k not in ("setting", "checkpoint_sha256", "identity") and v not in ("", "-")]
+    assert len(rows[1]["checkpoint_sha256"]) == 64 and rows[0]["identity"].startswith("arch:")
     assert numbers and all(math.isfinite(x) for x in numbers)
     margin = json.loads((out / "margin.json").read_text())
     assert margin["n"] == 32 and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth", "azimuth_se"))

@@ -4,6 +4,7 @@ then every protocol, the report table, the frozen encoder, determinism, and the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import shutil
@@ -292,3 +293,31 @@ def test_existing_result_needs_overwrite_and_label_names_the_row(data, checkpoin
     assert main(["probe", "--config", TINY, "--mode", "scratch", "--print-config", "--seed", "4"]) == 0
     printed = capsys.readouterr().out
     assert "mode: scratch" in printed and "seed: 4" in printed
+
+
+def test_report_keeps_checkpoints_with_the_same_setting_apart(data, checkpoint, tmp_path, capsys):
+    """Two checkpoints pretrained on different data with the same augmentations: two rows, not one pooled row;
+    seeds of one checkpoint still pool."""
+    other = tmp_path / "other"
+    assert main(["pretrain", "--config", "configs/pretrain/tiny.yaml", f"data.train={data / 'clean_train.h5'}",
+                 f"out_dir={other}"]) == 0
+    other_ckpt = other / "checkpoints" / "last.ckpt"
+    root = tmp_path / "probes"
+    for ckpt, seed in ((checkpoint, "0"), (checkpoint, "1"), (other_ckpt, "0")):
+        assert main(probe_args(data, root / f"{ckpt.parent.parent.name}-s{seed}", "--mode", "linear",
+                               "--checkpoint", str(ckpt), "--seed", seed, "linear.epochs=2")) == 0
+    out = tmp_path / "table.md"
+    assert main(["report", str(root), "--out", str(out)]) == 0
+    capsys.readouterr()
+    with open(out.with_suffix(".csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    sha = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (checkpoint, other_ckpt)}
+    setting = "MC-SimCLR, ChannelSwap+Mixup+RRC+ChannelDrop"
+    by_sha = {r["checkpoint_sha256"]: r for r in rows}
+    assert len(rows) == 2 and set(by_sha) == set(sha.values())
+    for ckpt, runs in ((checkpoint, "2"), (other_ckpt, "1")):
+        row = by_sha[sha[ckpt]]
+        assert row["setting"] == f"{setting} [ckpt {sha[ckpt][:6]}]"
+        assert row["runs"] == row["LP acc (%) n"] == runs and math.isfinite(float(row["LP acc (%) mean"]))
+    md = out.read_text()
+    assert "first hex digits of the SHA-256 of the checkpoint file" in md and "counted as separate" not in md

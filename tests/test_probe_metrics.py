@@ -331,7 +331,7 @@ def test_report_table_mean_and_std_over_seeds():
             _doc(BASELINE_SETTING, "random-linear", 1.0, 0, 20.0, 80.0),
             _doc(BASELINE_SETTING, "scratch", 1.0, 0, 45.0, 12.0)]
     table = build_table(docs)
-    assert table.rows == [BASELINE_SETTING, ours]
+    assert [table.name(r) for r in table.rows] == [BASELINE_SETTING, ours]
     titles = [c.title for c in table.columns]
     assert titles == ["LP acc (%)", "LP az err (deg)", "FT acc (%)", "FT az err (deg)", "FT 10 % acc (%)",
                       "FT 10 % az err (deg)"]

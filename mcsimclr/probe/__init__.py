@@ -1,7 +1,8 @@
 """Evaluation of spatial sound event representations: linear probe, fine-tuning, label fractions, baselines.
 
 ``mcsimclr probe`` runs one protocol and writes a result directory; ``mcsimclr report`` turns result directories
-into the paper-style table. Protocols and choices: docs/evaluation.md.
+into the paper-style table; ``mcsimclr embed`` (:mod:`mcsimclr.probe.embed_file`) writes the clip or frame
+embeddings of a data file. Protocols and choices: docs/evaluation.md.
 """
 
 from mcsimclr.probe.config import ProbeConfig

@@ -62,7 +62,8 @@ class ProbeOutcome:
     heads: ProbeHeads | None
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -86,7 +87,7 @@ def build_encoder(config: ProbeConfig, train: DataInfo, test: DataInfo) -> tuple
             meta["mic_offsets"]), what=f"the checkpoint {path} (its features and array)")
         source = {
             "checkpoint": str(path),
-            "checkpoint_sha256": _sha256_file(path),
+            "checkpoint_sha256": sha256_file(path),
             "checkpoint_config_sha256": hashlib.sha256(str(meta.get("config_yaml", "")).encode()).hexdigest(),
             "features": meta["features"], "encoder": meta["encoder"],
         }
