@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="simulate",
         description="Spatialise mono clips onto a microphone array in random shoebox rooms and write one "
-        "HDF5 file per split (format: docs/dataset.md).",
+        "HDF5 file per split (format: docs/dataset.md): single clips (build) or multi-event SELD scenes (scenes).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -75,8 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Render scene.splits scenes per split into OUT/<split>.h5 (scene files, schema 2: "
         "docs/dataset.md): a random room and the array, events drawn from the source's clips under a polyphony "
         "cap, each static or moving (arc around the array, straight line), diffuse ambient noise, and labels "
-        "per frame and track (class, azimuth, elevation, distance) every scene.label_hop_s. Resumable, shardable "
-        "and bit-identical for any --workers, like build.",
+        "per frame and track (class, azimuth, elevation, distance) every scene.label_hop_s. Measured rooms instead of "
+        "shoeboxes: backend.name=sofa backend.sofa.path=ROOM.sofa. Recordings in the STARSS23 layout instead of "
+        "simulation: source.kind=dcase (configs/simulate/scenes-starss23.yaml). Resumable, shardable and "
+        "bit-identical for any --workers, like build.",
         epilog=SCENES_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sofar
 
 from simulate.backends.sofa_coordinates import listener_axes, spherical_to_cartesian, to_listener_frame
+
+if TYPE_CHECKING:  # sofar (and netCDF4) load only when a SOFA file is read
+    import sofar
 
 __all__ = ["SOFA_CONVENTIONS", "SofaError", "SofaRoom"]
 
@@ -86,6 +89,8 @@ class SofaRoom:
         if not self.path.is_file():
             raise SofaError(f"{self.path}: SOFA file not found")
         try:
+            import sofar
+
             with sofar.SofaStream(str(self.path)) as f:
                 self._read_geometry(f)
         except SofaError:
@@ -179,6 +184,8 @@ class SofaRoom:
             raise ValueError(f"{self.path}: position indices must be in [0, {self.n_positions}), got {idx.tolist()}")
         unique, inverse = np.unique(idx, return_inverse=True)
         try:
+            import sofar
+
             with sofar.SofaStream(str(self.path)) as f:
                 data = f.Data_IR[unique.tolist()] if unique.size else np.zeros((0, self.n_mics, self.n_samples))
         except (OSError, RuntimeError) as err:

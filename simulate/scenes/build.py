@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sofar
 
 from mcsimclr.core.array import mic_offsets
 from mcsimclr.core.config import dump_yaml
@@ -129,6 +128,8 @@ def check_scene_feasible(config: ScenesConfig, offsets: np.ndarray) -> None:
 def sofa_identity(path: str | Path) -> str:
     """``backend_version`` of a measured-room build: the sofar version, the SOFA file's name and its SHA-256."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    import sofar
+
     return f"sofar {sofar.__version__}; {Path(path).name} sha256 {digest}"
 
 
