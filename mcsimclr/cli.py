@@ -110,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                       help="auto: a CUDA GPU if there is one; cuda without CUDA is an error")
     demo.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="--task seld: torch threads (default 1; 2 threads on 2 shared cores ran 10x slower)")
     probe = sub.add_parser(
         "probe", help="evaluate an encoder: linear probe, fine-tuning, label fractions, random/scratch baselines",
         description="Train heads for event class and azimuth on the labelled split (data.train minus "
@@ -204,7 +206,7 @@ def _demo(args: argparse.Namespace) -> int:
                 raise DemoError(f"--scale {args.scale:g}: the SELD demo has one size (--quick for the tiny one)")
             run_seld_demo(out=args.out or Path("runs/demo-seld"),
                           plan=SeldDemoPlan.quick() if args.quick else SeldDemoPlan.full(), seed=args.seed,
-                          device=args.device, overwrite=args.overwrite)
+                          device=args.device, overwrite=args.overwrite, threads=args.threads)
             return 0
         plan = DemoPlan.quick() if args.quick else DemoPlan.full(args.scale)
         run_demo(out=args.out or Path("runs/demo"), plan=plan, seed=args.seed, device=args.device,

@@ -30,7 +30,7 @@ from mcsimclr.demo.stages import Stages
 
 
 def run_seld_demo(*, out: str | Path, plan: SeldDemoPlan, seed: int = 0, device: str = "auto",
-                  overwrite: bool = False, log: Callable[[str], None] = print) -> Path:
+                  overwrite: bool = False, threads: int = 1, log: Callable[[str], None] = print) -> Path:
     """Run the SELD demo into ``out``; returns the path of the table (markdown; a CSV lies beside it).
 
     Args:
@@ -41,7 +41,22 @@ def run_seld_demo(*, out: str | Path, plan: SeldDemoPlan, seed: int = 0, device:
         seed: seeds the scenes, the pretraining and the SELD training.
         device: ``auto``, ``cpu`` or ``cuda`` (the policy of mcsimclr.core.device; bf16 on a GPU).
         overwrite: delete ``out`` first if it holds an earlier run.
+        threads: torch intra-op threads while the demo runs (restored after). 1 by default: on 2 CPU cores shared
+            with other work, 2 threads made the SELD training loop more than 10x slower than 1 (docs/results.md,
+            "SELD"); the simulation workers use one thread each anyway.
     """
+    if threads < 1:
+        raise DemoError(f"threads must be >= 1, got {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run(out=Path(out), plan=plan, seed=seed, device=device, overwrite=overwrite, log=log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(*, out: Path, plan: SeldDemoPlan, seed: int, device: str, overwrite: bool,
+         log: Callable[[str], None]) -> Path:
     from mcsimclr.classical.scenes import evaluate_scenes
     from mcsimclr.demo.seld_table import classical_row, learned_row, to_markdown, write_table
     from mcsimclr.pretrain.config import PretrainConfig
@@ -59,7 +74,6 @@ def run_seld_demo(*, out: str | Path, plan: SeldDemoPlan, seed: int = 0, device:
                                precision="bf16-mixed", setting="--device cuda")
     accelerator, precision = placement.accelerator, placement.precision
     configs = {name: config_file(getattr(plan, f"{name}_config")) for name in ("simulate", "pretrain", "seld")}
-    out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise DemoError(f"{out} is not empty; pass --overwrite to replace it, or choose another --out")

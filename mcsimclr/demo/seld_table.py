@@ -83,7 +83,8 @@ def direction_losses(rows: list[SeldRow]) -> list[str]:
             losers = [r for r in rows if r.learned and r.values[key] > c.values[key]]
             if losers and math.isfinite(c.values[key]):
                 names = ", ".join(f"{r.mode} ({r.values[key]:.1f} deg)" for r in losers)
-                lines.append(f"at polyphony {p}, {names} loses to {ROW_NAMES[c.mode].split(' (')[0]} on direction "
+                verb = "loses" if len(losers) == 1 else "lose"
+                lines.append(f"at polyphony {p}, {names} {verb} to {ROW_NAMES[c.mode].split(' (')[0]} on direction "
                              f"({c.values[key]:.1f} deg)")
     return lines
 
