@@ -39,12 +39,12 @@ class SeldDemoPlan:
     simulate_extra: tuple[str, ...] = ()
     pretrain_config: str = "configs/pretrain/demo.yaml"
     seld_config: str = "configs/seld/demo.yaml"
-    expected_seconds: tuple[float, float, float, float, float] = (120.0, 180.0, 240.0, 30.0, 1.0)
+    expected_seconds: tuple[float, float, float, float, float] = (90.0, 75.0, 350.0, 30.0, 1.0)
 
     @classmethod
     def full(cls) -> SeldDemoPlan:
         """The demo: the scenes of ``configs/simulate/scenes-demo.yaml`` (120 train, 20 dev, 40 test scenes of
-        5 s), about 10 minutes on 2 CPU cores (docs/results.md, "SELD", has the measured times)."""
+        5 s), 9.1 minutes measured on 2 CPU cores (docs/results.md, "SELD")."""
         return cls(scenes=(120, 20, 40), clips=(600, 100, 200), pretrain_epochs=60, pretrain_warmup=5,
                    linear_epochs=20, finetune_epochs=15, classical_window_frames=3)
 
