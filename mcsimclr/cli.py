@@ -118,14 +118,20 @@ def _parser() -> argparse.ArgumentParser:
         "(paired over the test clips, with standard errors). About 9.5 minutes on 2 CPU cores; no download. "
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
-        "--device cuda --out runs/demo-big", formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")
+        "--device cuda --out runs/demo-big\n  mcsimclr demo --task seld --seed 100 --out runs/demo-seld-100",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("--task", choices=("clips", "seld"), default="clips",
+                      help="clips: the clip table (default); seld: scenes, SELD four ways and SRP-PHAT (about 10 min)")
+    demo.add_argument("--out", type=Path, default=None,
+                      help="output directory (default runs/demo, or runs/demo-seld with --task seld)")
     demo.add_argument("--quick", action="store_true", help="tiny sizes: checks every stage in a minute or two")
     demo.add_argument("--scale", type=float, default=1.0, help="multiply clip counts and stage times (default 1)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data, the pretraining and the probes")
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                       help="auto: a CUDA GPU if there is one; cuda without CUDA is an error")
     demo.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="--task seld: torch threads (default 1; 2 threads on 2 shared cores ran 10x slower)")
     probe = sub.add_parser(
         "probe", help="evaluate an encoder: linear probe, fine-tuning, label fractions, random/scratch baselines",
         description="Train heads for event class and azimuth on the labelled split (data.train minus "
@@ -239,8 +245,19 @@ def _demo(args: argparse.Namespace) -> int:
     from mcsimclr.probe.run import ProbeError
 
     try:
+        if args.task == "seld":
+            from mcsimclr.demo.seld_plan import SeldDemoPlan
+            from mcsimclr.demo.seld_run import run_seld_demo
+
+            if args.scale != 1.0:
+                raise DemoError(f"--scale {args.scale:g}: the SELD demo has one size (--quick for the tiny one)")
+            run_seld_demo(out=args.out or Path("runs/demo-seld"),
+                          plan=SeldDemoPlan.quick() if args.quick else SeldDemoPlan.full(), seed=args.seed,
+                          device=args.device, overwrite=args.overwrite, threads=args.threads)
+            return 0
         plan = DemoPlan.quick() if args.quick else DemoPlan.full(args.scale)
-        run_demo(out=args.out, plan=plan, seed=args.seed, device=args.device, overwrite=args.overwrite)
+        run_demo(out=args.out or Path("runs/demo"), plan=plan, seed=args.seed, device=args.device,
+                 overwrite=args.overwrite)
     except (DemoError, DataError, DeviceError, RunError, ProbeError, CheckpointError, ValueError) as err:
         print(f"mcsimclr demo: error: {err}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import pytest
 from mcsimclr.cli import main
 from mcsimclr.demo.plan import MODES, DemoPlan
 from mcsimclr.demo.run import CHECKOUT, DemoError, config_file
+from mcsimclr.demo.seld_plan import SELD_CLASSICAL, SELD_MODES, SeldDemoPlan
 from mcsimclr.demo.stages import Stages
 
 
@@ -92,3 +93,50 @@ def test_plan_scales_and_rejects_bad_scale():
     assert DemoPlan.full(2.0).noisy_train == 2 * DemoPlan.full().noisy_train
     with pytest.raises(ValueError, match="scale must be > 0"):
         DemoPlan.full(0)
+
+
+def test_quick_seld_demo_end_to_end(tmp_path, capsys):
+    """`mcsimclr demo --task seld --quick`: real tiny scenes, pretraining, the four SELD modes, SRP-PHAT and MUSIC;
+    every number in the table is in its metric's range, the rows measure what they say, and the direction line
+    names exactly the learned rows with a larger oracle azimuth error than a classical row's."""
+    out = tmp_path / "seld"
+    assert main(["demo", "--task", "seld", "--quick", "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    for i in range(1, 6):
+        assert f"[{i}/5]" in printed
+    with open(out / "table.csv") as fh:
+        rows = {r["mode"]: r for r in csv.DictReader(fh)}
+    assert list(rows) == [*SELD_MODES, *SELD_CLASSICAL]
+    for mode in SELD_MODES:
+        metrics = json.loads((out / "seld" / mode / "metrics.json").read_text())
+        assert metrics["run"]["mode"] == mode and metrics["run"]["n_scenes"] == {"train_file": 6, "train_used": 6,
+                                                                                "dev": 3, "test": 3}
+        r = rows[mode]
+        assert float(r["F20"]) == pytest.approx(metrics["dcase2024"]["F20"], rel=1e-5, abs=1e-9)
+        assert 0 <= float(r["F20"]) <= 1 and float(r["ER20"]) >= 0 and 0 <= float(r["LR_CD (2023)"]) <= 1
+        oracle = json.loads((out / "seld" / mode / "oracle_doa.json").read_text())
+        assert float(r["az p1 (deg, oracle)"]) == pytest.approx(oracle["1"]["azimuth_error_mean"], rel=1e-5)
+        assert oracle["1"]["n_frames"] > 0 and 0 <= oracle["1"]["azimuth_error_mean"] <= 180
+    for method in SELD_CLASSICAL:
+        result = json.loads((out / "classical" / f"{method}.json").read_text())
+        assert rows[method]["F20"] == "" and 0 <= float(rows[method]["az p1 (deg, oracle)"]) <= 180
+        # Same frames for the learned rows and the classical ones: the oracle activity of the same test scenes.
+        assert result["polyphony"]["1"]["n_frames"] == oracle["1"]["n_frames"]
+    srp = float(rows["srp-phat"]["az p1 (deg, oracle)"])
+    losers = [m for m in SELD_MODES if float(rows[m]["az p1 (deg, oracle)"]) > srp]
+    line = next((ln for ln in printed.splitlines() if ln.startswith("at polyphony 1") and "SRP-PHAT" in ln), "")
+    assert all(f"{m} (" in line for m in losers) and bool(line) == bool(losers)
+    assert main(["demo", "--task", "seld", "--quick", "--out", str(out)]) == 2
+    assert "not empty; pass --overwrite" in capsys.readouterr().err
+    assert main(["demo", "--task", "seld", "--scale", "2", "--out", str(tmp_path / "other")]) == 2
+    assert "the SELD demo has one size" in capsys.readouterr().err
+
+
+def test_seld_plan_overrides_name_every_split():
+    plan = SeldDemoPlan.full()
+    sim = plan.simulate_overrides(5)
+    assert "seed=5" in sim and "scene.splits={train: 120, dev: 20, test: 40}" in sim
+    assert "monitor.train=''" in plan.pretrain_schedule_overrides()
+    for p in (plan, SeldDemoPlan.quick()):
+        for name in (p.simulate_config, p.pretrain_config, p.seld_config):
+            assert config_file(name).is_file()

@@ -20,9 +20,10 @@ def allowed(n: int) -> list[tuple[int, ...]]:
     return [p for p in itertools.product(range(n), repeat=TRACKS) if set(p) == set(range(n))]
 
 
-def brute_force(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+def brute_force(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor,
+                active_weight: float = 1.0) -> torch.Tensor:
     batch, frames, _, coords, classes = output.shape
-    total = 0.0
+    total, weights = 0.0, 0.0
     for b, f, c in itertools.product(range(batch), range(frames), range(classes)):
         n = int(count[b, f, c])
         pred = output[b, f, :, :, c]  # (tracks, coords)
@@ -31,8 +32,9 @@ def brute_force(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor)
             target = torch.zeros(TRACKS, coords) if n == 0 else torch.stack([events[b, f, c, s] for s in p])
             err = float(((pred - target) ** 2).mean())
             best = err if best is None else min(best, err)
-        total += best
-    return torch.tensor(total / (batch * frames * classes))
+        w = active_weight if n > 0 else 1.0
+        total, weights = total + w * best, weights + w
+    return torch.tensor(total / weights)
 
 
 @pytest.mark.parametrize("coords", [3, 4])
@@ -45,6 +47,20 @@ def test_adpit_is_the_minimum_over_the_allowed_targets(coords):
     events = events * (torch.arange(TRACKS)[None, None, None, :] < count[..., None])[..., None]
     assert adpit_loss(output, events, count).item() == pytest.approx(brute_force(output, events, count).item(),
                                                                       rel=1e-6)
+
+
+@pytest.mark.parametrize("active_weight", [0.5, 10.0])
+def test_weighted_adpit_is_the_weighted_mean_of_the_minima(active_weight):
+    g = torch.Generator().manual_seed(1)
+    output = torch.randn(2, 4, TRACKS, 3, 3, generator=g)
+    count = torch.randint(0, 4, (2, 4, 3), generator=g)
+    events = torch.randn(2, 4, 3, TRACKS, 3, generator=g)
+    events = events * (torch.arange(TRACKS)[None, None, None, :] < count[..., None])[..., None]
+    got = adpit_loss(output, events, count, active_weight=active_weight).item()
+    assert got == pytest.approx(brute_force(output, events, count, active_weight).item(), rel=1e-6)
+    assert got != pytest.approx(adpit_loss(output, events, count).item(), rel=1e-3)
+    with pytest.raises(ValueError, match="active_weight must be > 0"):
+        adpit_loss(output, events, count, active_weight=0.0)
 
 
 def test_adpit_is_zero_exactly_for_an_allowed_arrangement():

@@ -40,14 +40,21 @@ def adpit_targets(events: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     return torch.stack(candidates, dim=0)
 
 
-def adpit_loss(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+def adpit_loss(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor, *,
+               active_weight: float = 1.0) -> torch.Tensor:
     """The ADPIT loss (module docstring), a scalar.
 
     Args:
         output: ``(batch, frames, tracks, coords, classes)`` multi-ACCDOA output.
         events: ``(batch, frames, classes, 3, coords)`` from ``accdoa.class_events`` (per scene, stacked).
         count: ``(batch, frames, classes)`` events per frame and class.
+        active_weight: weight of a class-frame with an event relative to an empty one (1: the plain mean, the
+            baseline's loss); the result is the weighted mean ``sum(w * e) / sum(w)`` over batch, frames and
+            classes. Active class-frames are few (a few % of them in the demo scenes), and with weight 1 a small
+            model learns to output nothing (docs/results.md, "SELD", dev trials).
     """
+    if active_weight <= 0:
+        raise ValueError(f"active_weight must be > 0, got {active_weight}")
     if output.ndim != 5 or output.shape[2] != TRACKS:
         raise ValueError(f"output must be (batch, frames, {TRACKS}, coords, classes), got {tuple(output.shape)}")
     pred = output.permute(0, 1, 4, 2, 3)  # (batch, frames, classes, tracks, coords)
@@ -55,4 +62,8 @@ def adpit_loss(output: torch.Tensor, events: torch.Tensor, count: torch.Tensor) 
         raise ValueError(f"output {tuple(output.shape)} does not match events {tuple(events.shape)}")
     targets = adpit_targets(events.to(pred.dtype), count)
     errors = ((pred[None] - targets) ** 2).mean(dim=(-2, -1))  # (candidates, batch, frames, classes)
-    return errors.min(dim=0).values.mean()
+    best = errors.min(dim=0).values  # (batch, frames, classes)
+    if active_weight == 1.0:
+        return best.mean()
+    weights = torch.where(count > 0, active_weight, 1.0).to(best.dtype)
+    return (best * weights).sum() / weights.sum()

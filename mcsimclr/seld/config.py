@@ -59,6 +59,18 @@ class SeldOptimConfig:
 
 
 @dataclass
+class SeldLossConfig:
+    """The ADPIT loss: ``active_weight`` weighs the class-frames that hold an event against the empty ones
+    (1: the plain mean of the DCASE baselines; see ``mcsimclr.seld.adpit.adpit_loss``)."""
+
+    active_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.active_weight <= 0:
+            raise ValueError(f"loss.active_weight must be > 0, got {self.active_weight}")
+
+
+@dataclass
 class SeldLinearConfig:
     """``linear`` and ``random-linear``: the encoder frozen in eval mode, only the head trained, on frame
     features computed once. ``bn_stats`` as for the probe (``stored`` or ``recompute`` on the training
@@ -136,6 +148,7 @@ class SeldConfig:
     out_dir: str = "runs/seld/{setting}/{mode}-f{fraction}-s{seed}"
     data: SeldDataConfig = field(default_factory=SeldDataConfig)
     optim: SeldOptimConfig = field(default_factory=SeldOptimConfig)
+    loss: SeldLossConfig = field(default_factory=SeldLossConfig)
     linear: SeldLinearConfig = field(default_factory=SeldLinearConfig)
     finetune: SeldFinetuneConfig = field(default_factory=SeldFinetuneConfig)
     heads: SeldHeadsConfig = field(default_factory=SeldHeadsConfig)

@@ -183,7 +183,8 @@ def run_seld(config: SeldConfig, *, overwrite: bool = False, allow_cpu: bool = F
         steps = max(1, math.ceil(reference_windows / config.optim.batch_size))
         fit = fit_end_to_end(model, data=train, scenes=used, window_frames=window_frames, swap=swap,
                              matrices=matrices, optim=config.optim, lr=config.finetune.lr, epochs=epochs,
-                             steps_per_epoch=steps, dev_eval=dev_eval, generator=generator, autocast=autocast)
+                             steps_per_epoch=steps, dev_eval=dev_eval, generator=generator, autocast=autocast,
+                             active_weight=config.loss.active_weight)
         n_examples = steps * config.optim.batch_size * epochs
     train_s = time.perf_counter() - train_started
     # The selected weights are fixed: only now are the test scenes read, and scored once.
@@ -261,5 +262,5 @@ def _linear(config: SeldConfig, model: SeldModel, train: SceneSet, used: np.ndar
     steps = max(1, math.ceil(n_reference / config.optim.batch_size))
     fit = fit_linear_head(model.head, features=features, events=torch.cat(events), count=torch.cat(counts),
                           optim=config.optim, lr=config.linear.lr, epochs=config.linear.epochs, steps_per_epoch=steps,
-                          dev_eval=dev_eval, generator=generator)
+                          dev_eval=dev_eval, generator=generator, active_weight=config.loss.active_weight)
     return fit, int(features.shape[0])

@@ -46,7 +46,7 @@ def _row(epoch: int, loss: float, metrics: dict) -> dict:
 
 def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.Tensor, count: torch.Tensor,
                     optim: SeldOptimConfig, lr: float, epochs: int, steps_per_epoch: int, dev_eval: DevEval,
-                    generator: torch.Generator) -> SeldFit:
+                    generator: torch.Generator, active_weight: float = 1.0) -> SeldFit:
     """Train ``head`` on cached features and leave it at the selected epoch (eval mode).
 
     Args:
@@ -54,6 +54,7 @@ def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.T
         events: ``(n, frames, classes, 3, coords)`` ADPIT events of the same windows (transformed alike).
         count: ``(n, frames, classes)``.
         dev_eval: dev metrics of the current head (``evaluate.score`` output).
+        active_weight: ADPIT weight of the class-frames with an event (``adpit_loss``).
     """
     n = features.shape[0]
     batch = min(optim.batch_size, n)
@@ -64,7 +65,7 @@ def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.T
         total = torch.zeros((), dtype=torch.float64, device=features.device)
         for _ in range(steps_per_epoch):
             idx = torch.randint(n, (batch,), generator=generator).to(features.device)
-            loss = adpit_loss(head(features[idx]), events[idx], count[idx])
+            loss = adpit_loss(head(features[idx]), events[idx], count[idx], active_weight=active_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -81,12 +82,12 @@ def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.T
 def fit_end_to_end(model: SeldModel, *, data: SceneSet, scenes: np.ndarray, window_frames: int,
                    swap: ChannelSwap | None, matrices: torch.Tensor | None, optim: SeldOptimConfig, lr: float,
                    epochs: int, steps_per_epoch: int, dev_eval: DevEval, generator: torch.Generator,
-                   autocast: Callable[[], object]) -> SeldFit:
+                   autocast: Callable[[], object], active_weight: float = 1.0) -> SeldFit:
     """Train encoder and head on random windows of ``scenes`` (a random symmetry per window) and leave the model
     at the selected epoch (eval mode).
 
     Each step: ``min(batch_size, ...)`` windows drawn by :func:`draw_windows`, ChannelSwap applied to audio and
-    labels together, ADPIT loss, one optimiser step.
+    labels together, ADPIT loss (class-frames with an event weighted by ``active_weight``), one optimiser step.
     """
     batch = optim.batch_size
     n_frames = data.n_frames
@@ -104,7 +105,7 @@ def fit_end_to_end(model: SeldModel, *, data: SceneSet, scenes: np.ndarray, wind
                 audio, events = swap_windows(swap, matrices, audio, events, index)
             with autocast():
                 out = model(audio, window_frames)
-            loss = adpit_loss(out.float(), events, count)
+            loss = adpit_loss(out.float(), events, count, active_weight=active_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
