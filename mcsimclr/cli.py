@@ -282,17 +282,20 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_overrides(args: argparse.Namespace) -> list[str]:
+    """The dotted overrides of ``probe`` and ``seld``, then their flags as overrides, so an explicit flag wins;
+    strings are JSON-quoted so that YAML keeps e.g. a label "yes" or "1.0" a string."""
+    flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
+             "label": args.label, "out_dir": args.out}
+    return list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+
+
 def _probe(args: argparse.Namespace) -> int:
     from mcsimclr.checkpoint import CheckpointError
     from mcsimclr.probe.config import ProbeConfig
     from mcsimclr.probe.run import ProbeError, run_probe
 
-    # Flags become overrides after the dotted ones, so an explicit flag wins; strings are JSON-quoted so that
-    # YAML keeps e.g. a label "yes" or "1.0" a string.
-    flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
-             "label": args.label, "out_dir": args.out}
-    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    config = config_or_exit_code(ProbeConfig, args.config, overrides, prog="mcsimclr probe",
+    config = config_or_exit_code(ProbeConfig, args.config, _run_overrides(args), prog="mcsimclr probe",
                                  print_config=args.print_config)
     if isinstance(config, int):
         return config
@@ -316,10 +319,7 @@ def _seld(args: argparse.Namespace) -> int:
     from mcsimclr.seld.config import SeldConfig
     from mcsimclr.seld.run import SeldError, run_seld
 
-    flags = {"mode": args.mode, "checkpoint": args.checkpoint, "fraction": args.fraction, "seed": args.seed,
-             "label": args.label, "out_dir": args.out}
-    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    config = config_or_exit_code(SeldConfig, args.config, overrides, prog="mcsimclr seld",
+    config = config_or_exit_code(SeldConfig, args.config, _run_overrides(args), prog="mcsimclr seld",
                                  print_config=args.print_config)
     if isinstance(config, int):
         return config
