@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from mcsimclr.core.errors import DataError
-from mcsimclr.core.h5schema import FORMAT_NAME, SCHEMA_VERSION, SpatialClipsFile
+from mcsimclr.core.h5schema import FORMAT_NAME, SCHEMA_VERSION, SpatialClipsFile, check_format
 from mcsimclr.core.scene_schema import SpatialScenesFile, open_scene_file
 
 __all__ = ["mic_positions_of", "open_clip_file", "open_scene_file"]
@@ -21,20 +20,7 @@ def open_clip_file(path: str | Path) -> SpatialClipsFile:
         DataError: a missing or unreadable file, a scene file or another format, another schema version.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"clip file not found: {path} (make one with `simulate build`)")
-    try:
-        with h5py.File(path, "r") as f:
-            fmt, version = f.attrs.get("format"), int(f.attrs.get("schema_version", -1))
-    except OSError as err:
-        raise DataError(f"{path}: not a readable HDF5 file ({err})") from err
-    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-    if fmt != FORMAT_NAME:
-        kind = "a scene file (`simulate scenes`; use evaluate_scenes)" if fmt == "mcsimclr.spatial_scenes" else \
-            f"format {fmt!r}"
-        raise DataError(f"{path}: {kind}, not a clip file (`simulate build`)")
-    if version != SCHEMA_VERSION:
-        raise DataError(f"{path}: clip schema_version {version}, this version reads {SCHEMA_VERSION}")
+    check_format(path, format_name=FORMAT_NAME, version=SCHEMA_VERSION)
     return SpatialClipsFile(path)
 
 

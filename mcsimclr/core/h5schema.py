@@ -16,6 +16,8 @@ from typing import TypeVar
 import h5py
 import numpy as np
 
+from mcsimclr.core.errors import DataError
+
 SCHEMA_VERSION = 1
 FORMAT_NAME = "mcsimclr.spatial_clips"
 AZIMUTH_CONVENTION = (
@@ -248,6 +250,33 @@ class SpatialClipsFile(SplitFile):
         ids = [s.decode() if isinstance(s, bytes) else s for s in g["source_id"][()]]
         reasons = [s.decode() if isinstance(s, bytes) else s for s in g["reason"][()]]
         return list(zip(ids, reasons, strict=True))
+
+
+KNOWN_FORMATS = {FORMAT_NAME: ("clip", "simulate build"), "mcsimclr.spatial_scenes": ("scene", "simulate scenes")}
+"""Format name -> (the kind of file, the command that makes it)."""
+
+
+def check_format(path: Path, *, format_name: str, version: int) -> None:
+    """Raise unless ``path`` is a readable HDF5 file of ``format_name`` in schema ``version``.
+
+    Raises:
+        DataError: a missing or unreadable file, another format (naming what it is), another schema version.
+    """
+    kind, command = KNOWN_FORMATS[format_name]
+    if not path.is_file():
+        raise DataError(f"{kind} file not found: {path} (make one with `{command}`)")
+    try:
+        with h5py.File(path, "r") as f:
+            fmt, found = f.attrs.get("format"), int(f.attrs.get("schema_version", -1))
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from err
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt != format_name:
+        other = f"a {KNOWN_FORMATS[fmt][0]} file (`{KNOWN_FORMATS[fmt][1]}`)" if fmt in KNOWN_FORMATS else \
+            f"format {fmt!r}"
+        raise DataError(f"{path}: {other}, not a {kind} file (`{command}`)")
+    if found != version:
+        raise DataError(f"{path}: {kind} schema_version {found}, this version reads {version}")
 
 
 def describe_schema() -> str:

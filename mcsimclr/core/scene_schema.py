@@ -16,9 +16,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mcsimclr.core.errors import DataError
 from mcsimclr.core.frame_labels import FrameLabels
-from mcsimclr.core.h5schema import AZIMUTH_CONVENTION, Field, SplitFile, string_array, write_audio, write_columns
+from mcsimclr.core.h5schema import (
+    AZIMUTH_CONVENTION,
+    Field,
+    SplitFile,
+    check_format,
+    string_array,
+    write_audio,
+    write_columns,
+)
 
 SCENE_SCHEMA_VERSION = 2
 SCENE_FORMAT_NAME = "mcsimclr.spatial_scenes"
@@ -119,19 +126,7 @@ def open_scene_file(path: str | Path) -> SpatialScenesFile:
         DataError: a missing or unreadable file, a clip file or another format, another schema version.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"scene file not found: {path} (make one with `simulate scenes`)")
-    try:
-        with h5py.File(path, "r") as f:
-            fmt, version = f.attrs.get("format"), int(f.attrs.get("schema_version", -1))
-    except OSError as err:
-        raise DataError(f"{path}: not a readable HDF5 file ({err})") from err
-    fmt = _text(fmt) if fmt is not None else None
-    if fmt != SCENE_FORMAT_NAME:
-        kind = "a clip file (`simulate build`)" if fmt == "mcsimclr.spatial_clips" else f"format {fmt!r}"
-        raise DataError(f"{path}: {kind}, not a scene file (`simulate scenes`)")
-    if version != SCENE_SCHEMA_VERSION:
-        raise DataError(f"{path}: scene schema_version {version}, this version reads {SCENE_SCHEMA_VERSION}")
+    check_format(path, format_name=SCENE_FORMAT_NAME, version=SCENE_SCHEMA_VERSION)
     return SpatialScenesFile(path)
 
 
