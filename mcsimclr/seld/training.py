@@ -44,6 +44,29 @@ def _row(epoch: int, loss: float, metrics: dict) -> dict:
             "dev_RDE_CD": m.get("RDE_CD", float("nan"))}
 
 
+def _train(module: nn.Module, step: Callable[[], torch.Tensor], *, opt: torch.optim.Optimizer, epochs: int,
+           steps_per_epoch: int, dev_eval: DevEval, device: torch.device) -> SeldFit:
+    """The loop both fits share: ``steps_per_epoch`` optimiser steps on ``step()``'s loss per epoch (train mode),
+    then the dev metrics (eval mode) and the selection; ``module`` is left at the selected epoch, in eval mode."""
+    selection, history = DevSelection(), []
+    for epoch in range(epochs):
+        module.train()
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for _ in range(steps_per_epoch):
+            loss = step()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach().double()
+        module.eval()
+        metrics = dev_eval()
+        selection.update(epoch, metrics, module)
+        history.append(_row(epoch, float(total) / steps_per_epoch, metrics))
+    selection.restore(module)
+    module.eval()
+    return SeldFit(selection=selection, history=history)
+
+
 def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.Tensor, count: torch.Tensor,
                     optim: SeldOptimConfig, lr: float, epochs: int, steps_per_epoch: int, dev_eval: DevEval,
                     generator: torch.Generator, active_weight: float = 1.0) -> SeldFit:
@@ -58,25 +81,13 @@ def fit_linear_head(head: AccdoaHead, *, features: torch.Tensor, events: torch.T
     """
     n = features.shape[0]
     batch = min(optim.batch_size, n)
-    opt = make_optimizer(head.parameters(), optim, lr=lr)
-    selection, history = DevSelection(), []
-    for epoch in range(epochs):
-        head.train()
-        total = torch.zeros((), dtype=torch.float64, device=features.device)
-        for _ in range(steps_per_epoch):
-            idx = torch.randint(n, (batch,), generator=generator).to(features.device)
-            loss = adpit_loss(head(features[idx]), events[idx], count[idx], active_weight=active_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach().double()
-        head.eval()
-        metrics = dev_eval()
-        selection.update(epoch, metrics, head)
-        history.append(_row(epoch, float(total) / steps_per_epoch, metrics))
-    selection.restore(head)
-    head.eval()
-    return SeldFit(selection=selection, history=history)
+
+    def step() -> torch.Tensor:
+        idx = torch.randint(n, (batch,), generator=generator).to(features.device)
+        return adpit_loss(head(features[idx]), events[idx], count[idx], active_weight=active_weight)
+
+    return _train(head, step, opt=make_optimizer(head.parameters(), optim, lr=lr), epochs=epochs,
+                  steps_per_epoch=steps_per_epoch, dev_eval=dev_eval, device=features.device)
 
 
 def fit_end_to_end(model: SeldModel, *, data: SceneSet, scenes: np.ndarray, window_frames: int,
@@ -91,29 +102,17 @@ def fit_end_to_end(model: SeldModel, *, data: SceneSet, scenes: np.ndarray, wind
     """
     batch = optim.batch_size
     n_frames = data.n_frames
-    opt = make_optimizer(model.parameters(), optim, lr=lr)
-    selection, history = DevSelection(), []
     device = data.audio[0].device
-    for epoch in range(epochs):
-        model.train()
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        for _ in range(steps_per_epoch):
-            rows = draw_windows(n_frames, scenes, window_frames=window_frames, batch=batch, generator=generator)
-            audio, events, count = gather_windows(data, rows, window_frames=window_frames)
-            if swap is not None:
-                index = torch.randint(swap.n_symmetries, (batch,), generator=generator).to(device)
-                audio, events = swap_windows(swap, matrices, audio, events, index)
-            with autocast():
-                out = model(audio, window_frames)
-            loss = adpit_loss(out.float(), events, count, active_weight=active_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach().double()
-        model.eval()
-        metrics = dev_eval()
-        selection.update(epoch, metrics, model)
-        history.append(_row(epoch, float(total) / steps_per_epoch, metrics))
-    selection.restore(model)
-    model.eval()
-    return SeldFit(selection=selection, history=history)
+
+    def step() -> torch.Tensor:
+        rows = draw_windows(n_frames, scenes, window_frames=window_frames, batch=batch, generator=generator)
+        audio, events, count = gather_windows(data, rows, window_frames=window_frames)
+        if swap is not None:
+            index = torch.randint(swap.n_symmetries, (batch,), generator=generator).to(device)
+            audio, events = swap_windows(swap, matrices, audio, events, index)
+        with autocast():
+            out = model(audio, window_frames)
+        return adpit_loss(out.float(), events, count, active_weight=active_weight)
+
+    return _train(model, step, opt=make_optimizer(model.parameters(), optim, lr=lr), epochs=epochs,
+                  steps_per_epoch=steps_per_epoch, dev_eval=dev_eval, device=device)
