@@ -3,15 +3,34 @@ files against theirs (simulate/scenes/verify.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from mcsimclr.core.h5schema import FORMAT_NAME, PER_CLIP_FIELDS, REQUIRED_ATTRS, SCHEMA_VERSION
+from mcsimclr.core.h5schema import FORMAT_NAME, PER_CLIP_FIELDS, REQUIRED_ATTRS, SCHEMA_VERSION, Field
 from mcsimclr.core.scene_schema import SCENE_FORMAT_NAME, SCENE_SCHEMA_VERSION
 
-_KINDS = {"int64": "i", "int32": "i", "float32": "f", "float64": "f", "str": "O"}
+_KINDS = {"int64": "i", "int32": "i", "int16": "i", "float32": "f", "float64": "f", "str": "O", "bool": "b"}
+
+
+def field_problems(group: h5py.Group, fields: Iterable[Field], *, rows: int, dims: dict[str, int],
+                   where: str = "") -> list[str]:
+    """Missing datasets, and datasets of another shape ``(rows, *field.shape)`` (named dims from ``dims``, e.g.
+    ``mics``, ``tracks``) or dtype kind, for ``fields`` in ``group`` (``where``: the group's prefix in messages)."""
+    problems = []
+    for field in fields:
+        if field.name not in group:
+            problems.append(f"missing dataset {where}{field.name!r}")
+            continue
+        ds = group[field.name]
+        trailing = tuple(dims.get(s, s) if isinstance(s, str) else s for s in field.shape)
+        if ds.shape != (rows, *trailing):
+            problems.append(f"{where}{field.name} has shape {ds.shape}, expected {(rows, *trailing)}")
+        if ds.dtype.kind != _KINDS[field.dtype]:
+            problems.append(f"{where}{field.name} has dtype {ds.dtype}, expected {field.dtype}")
+    return problems
 
 
 def verify_file(path: str | Path, *, check_audio: bool = False) -> list[str]:
@@ -57,16 +76,7 @@ def verify_file(path: str | Path, *, check_audio: bool = False) -> list[str]:
             problems.append(f"audio has shape {f['audio'].shape}, expected ({n_mics}, total_samples)")
         elif f["audio"].dtype != np.dtype(str(f.attrs["audio_dtype"])):
             problems.append(f"audio dtype {f['audio'].dtype} differs from attribute audio_dtype")
-        for field in PER_CLIP_FIELDS:
-            if field.name not in f:
-                problems.append(f"missing dataset {field.name!r}")
-                continue
-            ds = f[field.name]
-            trailing = tuple(n_mics if s == "mics" else s for s in field.shape)
-            if ds.shape != (n, *trailing):
-                problems.append(f"{field.name} has shape {ds.shape}, expected {(n, *trailing)}")
-            if ds.dtype.kind != _KINDS[field.dtype]:
-                problems.append(f"{field.name} has dtype {ds.dtype}, expected {field.dtype}")
+        problems += field_problems(f, PER_CLIP_FIELDS, rows=n, dims={"mics": n_mics})
         if "skipped" not in f or "source_id" not in f["skipped"] or "reason" not in f["skipped"]:
             problems.append("missing group 'skipped' with datasets source_id and reason")
         if problems:

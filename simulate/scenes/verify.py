@@ -6,23 +6,7 @@ import h5py
 import numpy as np
 
 from mcsimclr.core.scene_schema import EVENT_FIELDS, FRAME_FIELDS, PER_SCENE_FIELDS, REQUIRED_SCENE_ATTRS
-
-_KINDS = {"int64": "i", "int32": "i", "int16": "i", "float32": "f", "float64": "f", "str": "O", "bool": "b"}
-
-
-def _shape_problems(group: h5py.Group, fields, rows: int, tracks: int, where: str) -> list[str]:
-    problems = []
-    for field in fields:
-        if field.name not in group:
-            problems.append(f"missing dataset {where}{field.name!r}")
-            continue
-        ds = group[field.name]
-        trailing = tuple(tracks if s == "tracks" else s for s in field.shape)
-        if ds.shape != (rows, *trailing):
-            problems.append(f"{where}{field.name} has shape {ds.shape}, expected {(rows, *trailing)}")
-        if ds.dtype.kind != _KINDS[field.dtype]:
-            problems.append(f"{where}{field.name} has dtype {ds.dtype}, expected {field.dtype}")
-    return problems
+from simulate.verify import field_problems
 
 
 def verify_scene_file(f: h5py.File, *, check_audio: bool = False) -> list[str]:
@@ -37,14 +21,14 @@ def verify_scene_file(f: h5py.File, *, check_audio: bool = False) -> list[str]:
     n_classes = len(f.attrs["class_names"])
     if "audio" not in f or f["audio"].ndim != 2 or f["audio"].shape[0] != n_mics:
         problems.append(f"audio must be (n_mics={n_mics}, total_samples)")
-    problems += _shape_problems(f, PER_SCENE_FIELDS, n, tracks, "")
+    problems += field_problems(f, PER_SCENE_FIELDS, rows=n, dims={"tracks": tracks})
     n_frames = int(f["n_frames"][()].sum()) if "n_frames" in f else 0
     n_events = int(f["n_events"][()].sum()) if "n_events" in f else 0
     for name, fields, rows in (("frames", FRAME_FIELDS, n_frames), ("events", EVENT_FIELDS, n_events)):
         if name not in f:
             problems.append(f"missing group {name!r}")
         else:
-            problems += _shape_problems(f[name], fields, rows, tracks, f"{name}/")
+            problems += field_problems(f[name], fields, rows=rows, dims={"tracks": tracks}, where=f"{name}/")
     if problems:
         return problems
     offsets, lengths = f["offsets"][()], f["lengths"][()]
