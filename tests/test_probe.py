@@ -84,10 +84,13 @@ def test_every_protocol_writes_a_complete_result(results, checkpoint):
         for key in ("accuracy", "azimuth_error_mean", "azimuth_error_median"):
             assert finite(doc[key]), (d.name, key)
         assert 0 <= doc["accuracy"] <= 100 and 0 <= doc["azimuth_error_median"] <= 180
-        assert doc["n_clips"] == 16 and sum(c["count"] for c in doc["per_class"].values()) == 16
-        assert sum(b["count"] for b in doc["by_rt60"]) == 16 and sum(b["count"] for b in doc["by_distance"]) == 16
+        # The random encoder is drawn 3 times (linear.random_draws): every count is over its 3 x 16 predictions.
+        n = 16 * (3 if run["mode"] == "random-linear" else 1)
+        assert doc["n_clips"] == 16 and doc["n_predictions"] == n
+        assert sum(c["count"] for c in doc["per_class"].values()) == n
+        assert sum(b["count"] for b in doc["by_rt60"]) == n and sum(b["count"] for b in doc["by_distance"]) == n
         assert all(b["hi"] - b["lo"] == pytest.approx(0.5) for b in doc["by_distance"] if b["lo"] is not None)
-        assert np.asarray(doc["confusion"]).sum() == 16
+        assert np.asarray(doc["confusion"]).sum() == n
         assert run["checkpoint"] == str(checkpoint) and len(run["checkpoint_config_sha256"]) == 64
         assert run["n_clips"]["val"] == 4 and run["n_clips"]["train_part"] == 36 and run["n_clips"]["test"] == 16
         assert 1 <= run["best_epoch"] <= run["epochs"] and run["wall_time_s"] > 0
@@ -96,7 +99,7 @@ def test_every_protocol_writes_a_complete_result(results, checkpoint):
         cfg = load_config(ProbeConfig, d / "config.yaml")
         assert cfg.mode == run["mode"] and cfg.seed == run["seed"] and cfg.fraction == run["fraction"]
         with open(d / "predictions.csv") as fh:
-            assert len(list(csv.DictReader(fh))) == 16
+            assert len(list(csv.DictReader(fh))) == n
     by_name = {d.name: read_result(d)["run"] for d in dirs}
     assert by_name["linear-s0-f1"]["setting"] == "MC-SimCLR, ChannelSwap+Mixup+RRC+ChannelDrop"
     assert by_name["scratch-s0-f1"]["setting"] == by_name["random-linear-s0-f1"]["setting"] == BASELINE_SETTING
@@ -200,14 +203,17 @@ def test_bins_head_and_recomputed_batch_norm(data, checkpoint, tmp_path):
     assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))  # not the fresh 0 / 1
 
 
-def test_probe_with_the_cv_solver_uses_every_labelled_clip(data, checkpoint, tmp_path):
+def test_probe_with_the_cv_solver_fits_the_clips_every_protocol_fits(data, checkpoint, tmp_path):
+    """Without a dev file, val_clips are held out for every protocol alike, so the cv solver (which needs no held-out
+    clips) fits on the same 36 clips as fine-tuning and scratch, not on all 40."""
     outcome = run_probe(config(data, tmp_path / "cv", "mode=linear", f"checkpoint={checkpoint}", "linear.solver=cv",
                                "linear.cv_folds=3"))
     doc = read_result(outcome.out_dir)
     run = doc["run"]
     assert run["solver"] == "cv" and run["best_epoch"] is None and run["select_on"] is None
-    assert run["n_clips"]["val"] == 0 and run["n_clips"]["train_used"] == 40
-    assert run["n_clips"]["train_examples"] == 8 * 40  # all ChannelSwap copies of all 40 labelled clips
+    assert run["selection"]["on"] == "held-out" and run["n_clips"]["val"] == 4
+    assert run["n_clips"]["train_used"] == 36
+    assert run["n_clips"]["train_examples"] == 8 * 36  # all ChannelSwap copies of the 36 training clips
     assert doc["val"]["folds"] == 3 and doc["val"]["l2_class"] in L2_GRID
     assert 0 <= doc["accuracy"] <= 100 and np.isfinite(doc["azimuth_error_mean"])
     assert (outcome.out_dir / "history.csv").read_text().startswith("l2,cv_accuracy,cv_azimuth_error")

@@ -22,13 +22,18 @@ CLASSICAL_MODES: tuple[str, ...] = ("srp-phat", "music")  # no encoder, no train
 class ProbeDataConfig:
     """Labelled split files (``simulate build`` output) and how clips are cut.
 
-    ``train`` (clean_train) minus ``val_clips`` clips drawn with ``val_seed`` trains the heads; the held-out clips
-    select the epoch; ``test`` is reported. Training sees ``crop_seconds`` windows; whole clips are evaluated as
+    ``train`` (clean_train) trains, ``dev`` selects (the L2 strength, the epoch, the learning rate: every choice a
+    protocol makes) and ``test`` is scored once, after everything is chosen; nothing of ``test`` reaches a fit or a
+    choice. Every protocol (linear, fine-tuning, scratch, random encoder) fits on the same clips of ``train`` (the
+    same subset at a label ``fraction``) and selects on the same ``dev`` clips. Without a ``dev`` file, ``val_clips``
+    clips of ``train`` drawn with ``val_seed`` are held out for selection instead, for every protocol alike
+    (the paper's 200 random clips of clean_train). Training sees ``crop_seconds`` windows; whole clips are evaluated as
     the mean embedding of all windows at a hop of ``eval_hop_seconds`` (docs/evaluation.md, "Whole clips").
     ``channel_swap`` is the only augmentation of supervised training (the azimuth label follows it).
     """
 
     train: str = ""
+    dev: str = ""
     test: str = ""
     val_clips: int = 200
     val_seed: int = 0
@@ -101,23 +106,31 @@ class ProbeOptimConfig:
 class LinearConfig:
     """Linear probe (``linear``, ``random-linear``): heads trained on embeddings computed once.
 
-    ``solver``: ``sgd`` trains the heads for ``epochs`` with ``optim`` and keeps the epoch with the best
-    validation value on the ``data.val_clips`` held-out clips (the paper's protocol); ``cv`` fits each head to
-    convergence (L-BFGS) with an L2 penalty chosen by ``cv_folds``-fold cross-validation over all labelled clips,
-    then refits on all of them (SimCLR's protocol for small data sets; no held-out subset, ``optim``, ``epochs``
-    and ``data.val_clips`` unused; :mod:`mcsimclr.probe.cv_linear`).
+    ``solver``: ``sgd`` trains the heads for ``epochs`` with ``optim`` and keeps the epoch with the best value on
+    the selection clips (``data.dev``; the paper's protocol); ``dev`` fits each head to convergence (L-BFGS) for
+    every L2 strength of a grid and keeps the strength with the best selection score (class accuracy, mean azimuth
+    error), ``optim`` and ``epochs`` unused; ``cv`` chooses the strength by ``cv_folds``-fold cross-validation over
+    the training clips instead, then refits on all of them (SimCLR's protocol for small data sets; the selection
+    clips unused; :mod:`mcsimclr.probe.cv_linear`).
+
+    ``random_draws``: ``random-linear`` probes this many random encoders (draw 0 initialised from ``seed``, draw
+    ``k`` from a seed derived from ``(seed, k)``) and reports the mean over the draws, with each draw's numbers;
+    ignored by ``linear``.
 
     ``bn_stats``: ``stored`` keeps the encoder's own batch-norm running statistics (a random encoder: the
     initial mean 0, variance 1); ``recompute`` replaces them by the statistics of the probe's training windows
     before embedding (the same for pretrained and random encoders).
     """
 
-    solver: Literal["sgd", "cv"] = "sgd"
+    solver: Literal["sgd", "dev", "cv"] = "sgd"
     epochs: int = 100
     cv_folds: int = 5
     bn_stats: Literal["stored", "recompute"] = "stored"
+    random_draws: int = 3
 
     def __post_init__(self) -> None:
+        if self.random_draws < 1:
+            raise ValueError(f"linear.random_draws must be >= 1, got {self.random_draws}")
         if self.epochs < 1:
             raise ValueError(f"linear.epochs must be >= 1, got {self.epochs}")
         if self.cv_folds < 2:
@@ -130,11 +143,16 @@ class FinetuneConfig:
 
     ``encoder_grad_scale`` multiplies the gradient that reaches the encoder (a real gradient scale, identity in
     the forward pass); ``scratch`` always uses 1 (nothing to preserve). Validation every ``eval_every`` epochs.
+
+    ``lr_grid``: learning rates to sweep (each a whole run from the same start, ``epochs`` long); the run and epoch
+    with the best ``optim.select_on`` value on the selection clips is kept, and every run's best is recorded
+    (``metrics.json`` "sweep", ``history.csv`` column ``lr``). Empty: ``optim.lr`` only.
     """
 
     epochs: int = 50
     encoder_grad_scale: float = 0.1
     eval_every: int = 1
+    lr_grid: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.eval_every < 1:
@@ -142,6 +160,8 @@ class FinetuneConfig:
                              f"{self.eval_every}")
         if not 0 <= self.encoder_grad_scale <= 1:
             raise ValueError(f"encoder_grad_scale must be in [0, 1], got {self.encoder_grad_scale}")
+        if any(not lr > 0 for lr in self.lr_grid) or len(set(self.lr_grid)) != len(self.lr_grid):
+            raise ValueError(f"finetune.lr_grid must hold distinct learning rates > 0, got {list(self.lr_grid)}")
 
 
 @dataclass

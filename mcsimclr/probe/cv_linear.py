@@ -155,47 +155,100 @@ def fit_cv_heads(heads: ProbeHeads, train: Embedded, *, k: int, seed: int,
         azimuth error (deg) at the chosen strengths plus the strengths (``l2_class``, ``l2_direction``) and
         ``folds``, and one history row per strength.
     """
-    heads.fix_standardisation(train.embedding)
-    with torch.no_grad():
-        x = heads.norm(train.embedding.float()).double().cpu()
-    train = train.to("cpu")
-    n_clips = len(torch.unique(train.clip))
-    folds = clip_folds(train.clip, train.label, k=min(k, n_clips), seed=seed)
-    label, azimuth = train.label.long(), train.azimuth_deg.float()
-    coding = heads.coding
-    rad = torch.deg2rad(azimuth.double())
-    cos_sin = torch.stack([torch.cos(rad), torch.sin(rad)], dim=1)
-
-    def logistic(target: torch.Tensor, out_dim: int) -> Fit:
-        def fit(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:
-            rows_target = target[rows]  # once per fit, not once per L-BFGS evaluation
-            return fit_linear(x[rows], lambda out: F.cross_entropy(out, rows_target), out_dim=out_dim, l2=l2,
-                              init=init)
-        return fit
-
-    def ridge(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:  # exact: no warm start needed
-        return fit_ridge(x[rows], cos_sin[rows], l2=l2)
-
-    def class_score(out: torch.Tensor, rows: torch.Tensor) -> float:
-        return 100.0 * float((out.argmax(dim=1) == label[rows]).float().mean())
-
-    def direction_score(out: torch.Tensor, rows: torch.Tensor) -> float:
-        return float(azimuth_error_deg(coding.decode(out.float()), azimuth[rows]).mean())
-
-    fit_class = logistic(label, heads.n_classes)
-    fit_direction = ridge if coding.kind == "regression" else logistic(coding.bin_index(azimuth), coding.out_dim)
-    cv_acc = cross_validate(x, folds, fit=fit_class, score=class_score, grid=grid)
-    cv_az = cross_validate(x, folds, fit=fit_direction, score=direction_score, grid=grid)
+    problem = _HeadProblem(heads, train)
+    n_clips = len(torch.unique(problem.train.clip))
+    folds = clip_folds(problem.train.clip, problem.train.label, k=min(k, n_clips), seed=seed)
+    cv_acc = cross_validate(problem.x, folds, fit=problem.fit_class, score=problem.class_score, grid=grid)
+    cv_az = cross_validate(problem.x, folds, fit=problem.fit_direction, score=problem.direction_score, grid=grid)
     best_c, best_d = _choose(cv_acc, maximise=True), _choose(cv_az, maximise=False)
-    every = torch.arange(len(x), device=x.device)
-    _assign(heads.classifier, *fit_class(every, grid[best_c], None))
-    _assign(heads.direction, *fit_direction(every, grid[best_d], None))
+    every = torch.arange(len(problem.x))
+    _assign(heads.classifier, *problem.fit_class(every, grid[best_c], None))
+    _assign(heads.direction, *problem.fit_direction(every, grid[best_d], None))
     heads.eval()
     history = [{"l2": l2, "cv_accuracy": a, "cv_azimuth_error": d}
                for l2, a, d in zip(grid, cv_acc, cv_az, strict=True)]
     best_val = {"accuracy": cv_acc[best_c], "azimuth_error": cv_az[best_d], "l2_class": grid[best_c],
                 "l2_direction": grid[best_d], "folds": int(folds.max()) + 1}
     return FitResult(best_epoch=0, best_val=best_val, history=history)
+
+
+def fit_dev_heads(heads: ProbeHeads, train: Embedded, dev: Embedded, *,
+                  grid: Sequence[float] = L2_GRID) -> FitResult:
+    """Fit both heads of ``heads`` on all of ``train`` for every L2 strength of ``grid`` and keep, per head, the
+    strength that scores best on ``dev`` (class: accuracy; direction: mean azimuth error; ties: the stronger).
+
+    The same models, standardisation and float64 CPU fits as :func:`fit_cv_heads`; the dev embeddings are
+    standardised with ``train``'s statistics. ``dev`` is only scored, never fit: every protocol of the probe
+    selects on the same dev clips (fine-tuning and scratch choose their epoch there).
+
+    Returns:
+        :class:`FitResult` with ``best_epoch`` 0, ``best_val`` the dev accuracy (%) and azimuth error (deg) at
+        the chosen strengths plus ``l2_class``, ``l2_direction``, and one history row per strength.
+    """
+    problem = _HeadProblem(heads, train)
+    with torch.no_grad():
+        x_dev = heads.norm(dev.embedding.float()).double().cpu()
+    dev = dev.to("cpu")
+    dev_label, dev_azimuth = dev.label.long(), dev.azimuth_deg.float()
+    every = torch.arange(len(problem.x))
+    scores: dict[str, list[float]] = {"accuracy": [], "azimuth_error": []}
+    solutions: dict[str, list[Solution]] = {"accuracy": [], "azimuth_error": []}
+    warm: Solution | None = None
+    for l2 in grid:  # warm start along the path (the direction fit is exact)
+        warm = problem.fit_class(every, l2, warm)
+        direction = problem.fit_direction(every, l2, solutions["azimuth_error"][-1] if solutions["azimuth_error"]
+                                          else None)
+        solutions["accuracy"].append(warm)
+        solutions["azimuth_error"].append(direction)
+        out_c = x_dev @ warm[0].T + warm[1]
+        out_d = x_dev @ direction[0].T + direction[1]
+        scores["accuracy"].append(100.0 * float((out_c.argmax(dim=1) == dev_label).double().mean()))
+        scores["azimuth_error"].append(float(azimuth_error_deg(problem.coding.decode(out_d.float()),
+                                                               dev_azimuth).mean()))
+    best_c = _choose(scores["accuracy"], maximise=True)
+    best_d = _choose(scores["azimuth_error"], maximise=False)
+    _assign(heads.classifier, *solutions["accuracy"][best_c])
+    _assign(heads.direction, *solutions["azimuth_error"][best_d])
+    heads.eval()
+    history = [{"l2": l2, "dev_accuracy": a, "dev_azimuth_error": d}
+               for l2, a, d in zip(grid, scores["accuracy"], scores["azimuth_error"], strict=True)]
+    best_val = {"accuracy": scores["accuracy"][best_c], "azimuth_error": scores["azimuth_error"][best_d],
+                "l2_class": grid[best_c], "l2_direction": grid[best_d]}
+    return FitResult(best_epoch=0, best_val=best_val, history=history)
+
+
+class _HeadProblem:
+    """The two heads' fits on standardised float64 CPU copies of the training embeddings (rows: ChannelSwap copies
+    included), and their scores on held-out rows of them."""
+
+    def __init__(self, heads: ProbeHeads, train: Embedded) -> None:
+        heads.fix_standardisation(train.embedding)
+        with torch.no_grad():
+            self.x = heads.norm(train.embedding.float()).double().cpu()
+        self.train = train.to("cpu")
+        self.label, self.azimuth = self.train.label.long(), self.train.azimuth_deg.float()
+        self.coding = heads.coding
+        rad = torch.deg2rad(self.azimuth.double())
+        self.cos_sin = torch.stack([torch.cos(rad), torch.sin(rad)], dim=1)
+        self.fit_class = self._logistic(self.label, heads.n_classes)
+        self.fit_direction = (self._ridge if self.coding.kind == "regression"
+                              else self._logistic(self.coding.bin_index(self.azimuth), self.coding.out_dim))
+
+    def _logistic(self, target: torch.Tensor, out_dim: int) -> Fit:
+        def fit(rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:
+            rows_target = target[rows]  # once per fit, not once per L-BFGS evaluation
+            return fit_linear(self.x[rows], lambda out: F.cross_entropy(out, rows_target), out_dim=out_dim, l2=l2,
+                              init=init)
+        return fit
+
+    def _ridge(self, rows: torch.Tensor, l2: float, init: Solution | None) -> Solution:  # exact: no warm start
+        return fit_ridge(self.x[rows], self.cos_sin[rows], l2=l2)
+
+    def class_score(self, out: torch.Tensor, rows: torch.Tensor) -> float:
+        return 100.0 * float((out.argmax(dim=1) == self.label[rows]).float().mean())
+
+    def direction_score(self, out: torch.Tensor, rows: torch.Tensor) -> float:
+        return float(azimuth_error_deg(self.coding.decode(out.float()), self.azimuth[rows]).mean())
 
 
 @torch.no_grad()
