@@ -78,7 +78,8 @@ class FSDnoisy18kSource(SourceSet):
 
     Args:
         root: the data set directory (the one holding the three ``FSDnoisy18k.*`` folders).
-        splits: which splits to list, in this order; any of ``noisy_train``, ``clean_train``, ``test``.
+        splits: which splits to list, in this order; any of ``noisy_train``, ``clean_train``, ``test``, and
+            ``dev`` when ``dev_clips > 0``.
         max_clips_per_split: keep only the first N clips of each split, in CSV row order (a deterministic
             prefix for quick runs, not a random sample: the CSV's order decides which clips are kept); applied
             after ``dev`` is taken from the whole of ``clean_train``.
