@@ -17,7 +17,7 @@ from mcsimclr.core.errors import DataError, DeviceError
 
 PRETRAIN_EXAMPLES = """examples:
   mcsimclr pretrain --config configs/pretrain/paper.yaml data.train=data/fsd/noisy_train.h5 \\
-      monitor.train=data/fsd/clean_train.h5 monitor.test=data/fsd/test.h5 out_dir=runs/paper
+      monitor.train=data/fsd/clean_train.h5 monitor.dev=data/fsd/dev.h5 out_dir=runs/paper
   mcsimclr pretrain --config configs/pretrain/paper.yaml out_dir=runs/paper --resume
   mcsimclr pretrain --config configs/pretrain/cpu.yaml augment.mixup.enabled=false   # an ablation
 """

@@ -80,7 +80,7 @@ def _pretrain(out: Path, data: Path, seed: int, setting: str) -> Path:
     schedule = [o for o in plan.pretrain_schedule_overrides() if not o.startswith("monitor.")]
     cfg = load_config(PretrainConfig, REPO / plan.pretrain_config, [
         f"out_dir={run}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}", "monitor.train=''",
-        "monitor.test=''", "trainer.progress_bar=false", *schedule, *SETTINGS[setting]])
+        "monitor.dev=''", "trainer.progress_bar=false", *schedule, *SETTINGS[setting]])
     started = time.perf_counter()
     run_dir = pretrain(cfg)
     done.write_text(json.dumps({"setting": setting, "seed": seed, "overrides": SETTINGS[setting],

@@ -12,13 +12,15 @@ usage: scripts/reproduce_paper.sh DATA_DIR [OUT_DIR]
 Reproduce the MC-SimCLR paper's Table 1 (ICASSP 2024) from FSDnoisy18k:
 
   1. simulate   simulate build --config configs/simulate/fsdnoisy18k.yaml --out OUT_DIR/data
-                  source.fsdnoisy18k.root=DATA_DIR        -> noisy_train.h5, clean_train.h5, test.h5
+                  source.fsdnoisy18k.root=DATA_DIR        -> noisy_train.h5, clean_train.h5, dev.h5, test.h5
+                (dev: 200 clean_train clips held out, stratified by class; every choice is made on it)
   2. pretrain   mcsimclr pretrain --config configs/pretrain/paper.yaml, once per setting (SETTINGS):
                   all4            ChannelSwap+Mixup+RRC+ChannelDrop (the paper's pipeline)
                   none            no augmentation
                   no-channelswap, no-mixup, no-rrc, no-channeldrop   one augmentation left out
                 -> OUT_DIR/pretrain/<setting>/checkpoints/last.ckpt
   3. probe      mcsimclr probe --config configs/probe/default.yaml, for every seed (SEEDS):
+                  fit on clean_train, every choice made on dev (data.dev), scored once on test:
                   linear and finetune (100 % of the labels) of every setting's last.ckpt;
                   finetune at each label fraction (FRACTIONS) of the first setting;
                   baselines: random-linear, scratch, and scratch at each label fraction
@@ -32,9 +34,9 @@ Resumable: a stage whose outputs are complete is skipped (split files present; a
 last.ckpt has reached its last epoch; a probe directory holding metrics.json); an interrupted pretraining run
 continues with `mcsimclr pretrain --resume`, an interrupted simulation resumes by itself. A pretraining run that
 ends before its last epoch (trainer.stop_after_epochs=N in PRETRAIN_ARGS, for a cluster job's time limit) makes
-the script exit with status 75: run it again. Probes use last.ckpt (the end of the schedule), not best.ckpt,
-which the online kNN monitor selects on the test split. Exit status: 0 done, 2 bad arguments or data, 75 run
-again, else the failing command's.
+the script exit with status 75: run it again. The online kNN monitor (bank clean_train, queries dev) selects
+best.ckpt on the dev split; probes use last.ckpt (the end of the schedule), as the paper. Exit status: 0 done,
+2 bad arguments or data, 75 run again, else the failing command's.
 
 Environment variables:
   DRY_RUN=1        print every command (lines starting with "+ ") without running anything
@@ -126,7 +128,7 @@ PROBE_ARGS="${PROBE_ARGS:-}"
 read -ra SIMULATE_CMD <<< "${SIMULATE:-simulate}"
 read -ra MCSIMCLR_CMD <<< "${MCSIMCLR:-mcsimclr}"
 PYTHON="${PYTHON:-python}"
-SPLITS=(noisy_train clean_train test)
+SPLITS=(noisy_train clean_train dev test)
 
 # ---- checks before any work ---------------------------------------------------------------------------------
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
@@ -296,7 +298,7 @@ pretrain_stage() {
     [[ "$state" == partial ]] && cmd+=(--resume)
     [[ "$ALLOW_CPU" == 1 ]] && cmd+=(--allow-cpu)
     cmd+=("out_dir=$dir" "seed=$PRETRAIN_SEED" "data.train=$DATA/noisy_train.h5"
-          "monitor.train=$DATA/clean_train.h5" "monitor.test=$DATA/test.h5"
+          "monitor.train=$DATA/clean_train.h5" "monitor.dev=$DATA/dev.h5"
           "trainer.devices=$NPROC" "trainer.num_nodes=$NNODES")
     local override
     while read -r override; do
@@ -330,7 +332,7 @@ probe_stage() {
     fi
     run "probe-$name" "${MCSIMCLR_CMD[@]}" probe --config "$PROBE_CONFIG" --mode "$mode" --checkpoint "$checkpoint" \
         --fraction "$fraction" --seed "$seed" --out "$dir" \
-        "data.train=$DATA/clean_train.h5" "data.test=$DATA/test.h5" "${PROBE_EXTRA[@]}"
+        "data.train=$DATA/clean_train.h5" "data.dev=$DATA/dev.h5" "data.test=$DATA/test.h5" "${PROBE_EXTRA[@]}"
 }
 
 checkpoint_of() {
@@ -346,8 +348,8 @@ simulate_stage
 for setting in "${SETTING_LIST[@]}"; do
     pretrain_stage "$setting"
 done
-# The checkpoint at the end of the schedule, not best.ckpt: best is chosen by the online kNN monitor, whose query
-# split is the test split, so probing it would select on test data.
+# The checkpoint at the end of the schedule, as the paper: best.ckpt is chosen by the online kNN monitor on the
+# dev split (never test), but the protocol probes the encoder the schedule ends with.
 first="${SETTING_LIST[0]}"
 for seed in "${SEED_LIST[@]}"; do
     for setting in "${SETTING_LIST[@]}"; do

@@ -6,6 +6,7 @@ here so that users can change it from YAML or with a dotted override (``room.rt6
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,21 +77,42 @@ class SyntheticSourceConfig:
             )
 
 
+def check_dev_split(*, splits: Sequence[str], dev_clips: int) -> None:
+    """FSDnoisy18k's held-out dev split: raise ``ValueError`` unless ``dev_clips >= 0`` and ``splits`` lists
+    ``dev`` exactly when ``dev_clips > 0``."""
+    if isinstance(dev_clips, bool) or not isinstance(dev_clips, int) or dev_clips < 0:
+        raise ValueError(f"dev_clips must be an integer >= 0, got {dev_clips!r}")
+    if dev_clips and "dev" not in splits:
+        raise ValueError(f"dev_clips={dev_clips} holds clean_train clips out as the 'dev' split, but splits "
+                         f"{list(splits)} does not list 'dev' (add it, or set dev_clips=0)")
+    if not dev_clips and "dev" in splits:
+        raise ValueError(f"splits {list(splits)} lists 'dev' but dev_clips is 0: FSDnoisy18k has no dev split of "
+                         "its own; set dev_clips (e.g. 200 clean_train clips, as the paper does)")
+
+
 @dataclass
 class FSDnoisy18kSourceConfig:
-    """FSDnoisy18k in its distributed layout under ``root`` (see docs/dataset.md)."""
+    """FSDnoisy18k in its distributed layout under ``root`` (see docs/dataset.md).
+
+    ``dev_clips``: clips of ``clean_train`` held out as a ``dev`` split (stratified by class, chosen by
+    ``dev_seed``; ``splits`` must then list ``dev``): FSDnoisy18k has none, and every choice (probe L2, epochs,
+    ``best.ckpt``) is made on dev, never on test. ``configs/simulate/fsdnoisy18k.yaml`` holds out 200, as the paper.
+    """
 
     root: str = ""
     splits: list[str] = field(default_factory=lambda: ["noisy_train", "clean_train", "test"])
     max_clips_per_split: int | None = None
+    dev_clips: int = 0
+    dev_seed: int = 0
 
     def __post_init__(self) -> None:
-        valid = ("noisy_train", "clean_train", "test")
+        valid = ("noisy_train", "clean_train", "dev", "test")
         for name in self.splits:
             if name not in valid:
                 raise ValueError(f"unknown FSDnoisy18k split {name!r}; valid: {', '.join(valid)}")
         if self.max_clips_per_split is not None and self.max_clips_per_split < 1:
             raise ValueError(f"max_clips_per_split must be >= 1, got {self.max_clips_per_split}")
+        check_dev_split(splits=self.splits, dev_clips=self.dev_clips)
 
 
 @dataclass

@@ -43,9 +43,12 @@ def reference(tmp_path_factory) -> Path:
 def test_tiny_build_conforms_and_describes_itself(tmp_path, capsys):
     assert main(["build", "--config", TINY, "--out", str(tmp_path), "--no-progress"]) == 0
     files = sorted(tmp_path.iterdir())
-    assert [f.name for f in files] == ["clean_train.h5", "noisy_train.h5", "test.h5"]
+    assert [f.name for f in files] == ["clean_train.h5", "dev.h5", "noisy_train.h5", "test.h5"]
     for f in files:
         assert verify_file(f, check_audio=True) == []
+    with SpatialClipsFile(tmp_path / "dev.h5") as clips:
+        assert len(clips) == 8 and clips.attrs["split"] == "dev"
+        assert all(s.startswith("synthetic:seed=0:split=dev:") for s in clips.column("source_id"))
     with SpatialClipsFile(tmp_path / "noisy_train.h5") as clips:
         assert len(clips) == 12
         a = clips.attrs
@@ -214,8 +217,8 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys, overrides, message):
 
 
 def test_unknown_split_and_print_config(tmp_path, capsys):
-    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--splits", "dev"]) == 2
-    assert "unknown split 'dev'" in capsys.readouterr().err
+    assert main(["build", "--config", TINY, "--out", str(tmp_path), "--splits", "valid"]) == 2
+    assert "unknown split 'valid'; this source has: noisy_train, clean_train, dev, test" in capsys.readouterr().err
     assert main(["build", "--config", TINY, "--out", str(tmp_path), "--print-config", "seed=4"]) == 0
     assert "seed: 4" in capsys.readouterr().out
 
@@ -251,6 +254,63 @@ def test_fsdnoisy18k_layout_builds_end_to_end(tmp_path):
             assert clips.class_names == list(FSDNOISY18K_CLASSES)
             assert clips.sample_rate == 16000  # resampled from 44.1 kHz
             assert all(s.startswith("FSDnoisy18k.audio_") for s in clips.column("source_id"))
+
+
+def _datasets(path: Path) -> dict[str, np.ndarray]:
+    with h5py.File(path, "r") as f:
+        out: dict[str, np.ndarray] = {}
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+
+def test_adding_a_dev_split_leaves_the_other_splits_unchanged(tmp_path, capsys):
+    """Clips and rooms are seeded by (seed, split name, index): a dev split added (anywhere in the order) changes
+    no clip, room, label or sample of the other splits; only the config stored in their attributes differs."""
+    without, with_dev = tmp_path / "without", tmp_path / "with"
+    common = ["--no-progress", "output.chunk_clips=2"]
+    assert main(["build", "--config", TINY, "--out", str(without), *common,
+                 "source.synthetic.splits={clean_train: 4, test: 3}"]) == 0
+    assert main(["build", "--config", TINY, "--out", str(with_dev), *common,
+                 "source.synthetic.splits={clean_train: 4, dev: 3, test: 3}"]) == 0
+    assert sorted(p.name for p in with_dev.glob("*.h5")) == ["clean_train.h5", "dev.h5", "test.h5"]
+    for split in ("clean_train", "test"):
+        a, b = _datasets(without / f"{split}.h5"), _datasets(with_dev / f"{split}.h5")
+        assert sorted(a) == sorted(b) and "audio" in a and "label" in a and "source_pos" in a
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"{split}.h5 {name}")
+        with h5py.File(without / f"{split}.h5") as fa, h5py.File(with_dev / f"{split}.h5") as fb:
+            differ = {k for k in fa.attrs if not np.array_equal(fa.attrs[k], fb.attrs[k])}
+            assert differ == {"config_yaml", "config_sha256"}
+    dev = with_dev / "dev.h5"
+    assert verify_file(dev, check_audio=True) == [] and cli("verify", str(dev)).returncode == 0
+    assert main(["info", str(dev)]) == 0
+    assert "  split dev: 3 clips" in capsys.readouterr().out
+    for i in range(2):  # a sharded dev split merges into the same file
+        assert main(["build", "--config", TINY, "--out", str(tmp_path / "shards"), *common, "--splits", "dev",
+                     "--shard", f"{i}/2", "source.synthetic.splits={clean_train: 4, dev: 3, test: 3}"]) == 0
+    shards = sorted((tmp_path / "shards").glob("dev.shard-*-of-2.h5"))
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "dev.h5")]) == 0
+    assert sha(tmp_path / "dev.h5") == sha(dev)
+
+
+def test_fsdnoisy18k_dev_split_builds_end_to_end(tmp_path):
+    from test_loaders import make_fsd
+
+    root = make_fsd(tmp_path / "FSDnoisy18k")
+    out = tmp_path / "out"
+    assert main(["build", "--config", TINY, "--out", str(out), "--no-progress", "source.kind=fsdnoisy18k",
+                 f"source.fsdnoisy18k.root={root}", "source.fsdnoisy18k.splits=[clean_train,dev]",
+                 "source.fsdnoisy18k.dev_clips=1"]) == 0
+    assert sorted(p.name for p in out.glob("*.h5")) == ["clean_train.h5", "dev.h5"]
+    ids = {}
+    for split in ("clean_train", "dev"):
+        assert verify_file(out / f"{split}.h5", check_audio=True) == []
+        with SpatialClipsFile(out / f"{split}.h5") as clips:
+            ids[split] = set(clips.column("source_id"))
+    assert len(ids["dev"]) == 1 and len(ids["clean_train"]) == 2 and not ids["dev"] & ids["clean_train"]
+    assert ids["dev"] | ids["clean_train"] == {"FSDnoisy18k.audio_train/00044348.wav",
+                                               "FSDnoisy18k.audio_train/00044350.wav",
+                                               "FSDnoisy18k.audio_train/00044352.wav"}
 
 
 def test_shards_merge_into_the_single_build(tmp_path, reference, capsys):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 
@@ -68,6 +68,45 @@ def test_unknown_key_in_file_lists_valid_keys(tmp_path):
     path = write(tmp_path, "inner:\n  ratoi: [1, 1]\n")
     with pytest.raises(ConfigError, match=r"unknown key 'ratoi' in inner; valid keys: ratio, mode"):
         load_config(Outer, path)
+
+
+@dataclass
+class Renamed:
+    renamed_keys: ClassVar[dict[str, str]] = {"old": "old was renamed new: say why"}
+
+    new: int = 0
+
+
+@dataclass
+class HoldsRenamed:
+    section: Renamed = field(default_factory=Renamed)
+
+
+def test_a_renamed_key_gets_its_own_message_in_files_and_overrides(tmp_path):
+    with pytest.raises(ConfigError, match=r"c.yaml: old was renamed new: say why$"):
+        load_config(HoldsRenamed, write(tmp_path, "section:\n  old: 1\n"))
+    with pytest.raises(ConfigError, match=r"^override 'section.old=1': old was renamed new: say why$"):
+        load_config(HoldsRenamed, None, ["section.old=1"])
+    assert load_config(HoldsRenamed, None, ["section.new=1"]).section.new == 1
+    assert "renamed_keys" not in dump_yaml(HoldsRenamed())  # a class attribute, not a key
+    with pytest.raises(ConfigError, match=r"unknown key 'renamed_keys' in section"):
+        load_config(HoldsRenamed, write(tmp_path, "section:\n  renamed_keys: {}\n"))
+
+
+def test_monitor_test_is_refused_with_the_reason(tmp_path):
+    from mcsimclr.pretrain.config import PretrainConfig
+
+    message = ("monitor.test was renamed monitor.dev: the monitor selects best.ckpt, so it must read the dev split, "
+               "never test")
+    with pytest.raises(ConfigError, match=f"^override 'monitor.test=t.h5': {message}"):
+        load_config(PretrainConfig, "configs/pretrain/tiny.yaml", ["monitor.test=t.h5"])
+    with pytest.raises(ConfigError, match=f"c.yaml: {message}"):
+        load_config(PretrainConfig, write(tmp_path, "monitor:\n  train: a.h5\n  test: b.h5\n"))
+    cfg = load_config(PretrainConfig, write(tmp_path, "monitor:\n  train: a.h5\n  dev: b.h5\n"))
+    assert (cfg.monitor.train, cfg.monitor.dev) == ("a.h5", "b.h5")
+    for name in ("cpu", "demo", "paper"):
+        monitor = load_config(PretrainConfig, f"configs/pretrain/{name}.yaml").monitor
+        assert monitor.dev.endswith("/dev.h5") and monitor.train.endswith("/clean_train.h5"), name
 
 
 def test_unknown_override_lists_valid_keys():

@@ -34,7 +34,7 @@ def data(tmp_path_factory) -> Path:
 
 def args(data: Path, out: Path, *extra: str) -> list[str]:
     return ["pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}", f"out_dir={out}",
-            f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}", *extra]
+            f"monitor.train={data / 'clean_train.h5'}", f"monitor.dev={data / 'dev.h5'}", *extra]
 
 
 def rows(run: Path) -> list[dict]:
@@ -136,7 +136,9 @@ def test_wandb_runs_offline(data, tmp_path):
         (["trainer.accelerator=gpu"], "asks for a GPU (trainer.accelerator=gpu) and CUDA is not available"),
         (["data.train=/nonexistent.h5"], "data file not found: /nonexistent.h5"),
         (["optim.batch_size=1"], "batch_size must be >= 2"),
-        (["monitor.test=''"], "must be given together"),
+        (["monitor.dev=''"], "monitor.train and monitor.dev must be given together"),
+        (["monitor.test=x.h5"], "monitor.test was renamed monitor.dev: the monitor selects best.ckpt, so it must "
+                                 "read the dev split, never test"),
         (["optim.branch_loss_weight=1.0"], "needs a split encoder"),
     ],
 )
@@ -160,7 +162,7 @@ def test_other_schema_version_and_other_array_are_refused(data, tmp_path):
                      "--no-progress", "--splits", "test", "array.geometry=circular6"]) == 0
     cfg = load_config(PretrainConfig, TINY, [f"data.train={data / 'noisy_train.h5'}", f"out_dir={tmp_path / 'b'}",
                                              f"monitor.train={data / 'clean_train.h5'}",
-                                             f"monitor.test={tmp_path / 'six' / 'test.h5'}"])
+                                             f"monitor.dev={tmp_path / 'six' / 'test.h5'}"])
     with pytest.raises(DataError, match="array geometry 'circular6' with 6 mics does not match"):
         pretrain(cfg)
 
@@ -180,7 +182,7 @@ def test_ddp_on_cpu_with_two_processes(data, tmp_path, mode):
     import sys
 
     out = tmp_path / "ddp"
-    monitor = [f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}"] if mode == "device" \
+    monitor = [f"monitor.train={data / 'clean_train.h5'}", f"monitor.dev={data / 'dev.h5'}"] if mode == "device" \
         else []
     done = subprocess.run(
         [sys.executable, "-m", "mcsimclr.cli", "pretrain", "--config", TINY, f"data.train={data / 'noisy_train.h5'}",
@@ -241,7 +243,7 @@ def test_knn_bank_is_loaded_on_the_modules_device_at_fit_start(data):
             super().__init__()
             self.weight = torch.nn.Parameter(torch.zeros(1, device=device))
 
-    monitor = KNNMonitor(train=str(data / "clean_train.h5"), test=str(data / "test.h5"), crop_samples=8000,
+    monitor = KNNMonitor(train=str(data / "clean_train.h5"), dev=str(data / "dev.h5"), crop_samples=8000,
                          n_classes=3)
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
     module = Placed("meta")
@@ -250,7 +252,7 @@ def test_knn_bank_is_loaded_on_the_modules_device_at_fit_start(data):
     for audio, label, azimuth in monitor.data.values():
         assert audio.device.type == label.device.type == azimuth.device.type == "meta"
         assert audio.shape[1:] == (4, 8000)
-    assert len(monitor.data["train"][0]) == 8 and len(monitor.data["test"][0]) == 8
+    assert len(monitor.data["train"][0]) == 8 and len(monitor.data["dev"][0]) == 8
 
 
 def test_throughput_and_loss_are_logged_only_on_logging_steps(data, tmp_path):

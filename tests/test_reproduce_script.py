@@ -11,12 +11,14 @@ import shlex
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mcsimclr import cli as mcsimclr_cli
+from mcsimclr.probe.config import ProbeConfig
 from simulate import cli as simulate_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,11 +67,17 @@ def _option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
+def _probe_takes_dev() -> bool:
+    """Whether ``mcsimclr probe`` has ``data.dev`` yet (the script passes it to every probe)."""
+    return "dev" in {f.name for f in fields(type(ProbeConfig().data))}
+
+
 def test_help_and_usage():
     done = _run(["--help"])
     assert done.returncode == 0 and "usage: scripts/reproduce_paper.sh DATA_DIR [OUT_DIR]" in done.stdout
-    for word in ("DRY_RUN", "SMOKE", "NPROC", "LAUNCHER", "--resume"):
+    for word in ("DRY_RUN", "SMOKE", "NPROC", "LAUNCHER", "--resume", "dev.h5"):
         assert word in done.stdout, word
+    assert "selects\nbest.ckpt on the dev split" in done.stdout and "test split" not in done.stdout
     done = _run([])
     assert done.returncode == 2 and "usage:" in done.stderr
 
@@ -104,6 +112,7 @@ def test_dry_run_prints_table1_with_valid_commands(tmp_path, capsys):
     assert build[1] == "build"
     config = _resolved(simulate_cli.main, build[1:], capsys)
     assert config["source"]["kind"] == "fsdnoisy18k" and config["source"]["fsdnoisy18k"]["root"] == str(data)
+    assert config["source"]["fsdnoisy18k"]["dev_clips"] == 200 and "dev" in config["source"]["fsdnoisy18k"]["splits"]
     assert _option(build, "--out") == str(out / "data")
 
     pretrained = {}
@@ -113,13 +122,19 @@ def test_dry_run_prints_table1_with_valid_commands(tmp_path, capsys):
         assert {a for a in AUGMENTATIONS if config["augment"][a]["enabled"]} == ENABLED[setting], setting
         assert config["optim"]["batch_size"] == 512 and config["optim"]["epochs"] == 500
         assert config["data"]["train"] == str(out / "data" / "noisy_train.h5")
+        assert config["monitor"]["train"] == str(out / "data" / "clean_train.h5")
+        assert config["monitor"]["dev"] == str(out / "data" / "dev.h5")   # best.ckpt is selected on dev
         assert _option(argv, "--config").endswith("configs/pretrain/paper.yaml") and "--resume" not in argv
         pretrained[setting] = str(out / "pretrain" / setting / "checkpoints" / "last.ckpt")
     assert sorted(pretrained) == sorted(SETTINGS)
 
     runs = Counter()
     for argv in (c for c in commands if c[:2] == ["mcsimclr", "probe"]):
+        assert f"data.dev={out / 'data' / 'dev.h5'}" in argv
+        if not _probe_takes_dev():  # until the probe's data.dev is merged, resolve the rest of the command
+            argv = [a for a in argv if not a.startswith("data.dev=")]
         config = _resolved(mcsimclr_cli.main, argv[1:], capsys)
+        assert config["data"].get("dev", str(out / "data" / "dev.h5")) == str(out / "data" / "dev.h5")
         assert config["data"]["train"] == str(out / "data" / "clean_train.h5")
         assert config["data"]["test"] == str(out / "data" / "test.h5")
         assert config["checkpoint"] in pretrained.values()
@@ -167,7 +182,8 @@ def test_dry_run_smoke_plan_and_sharded_build(tmp_path):
     simulate = [c for c in _commands(done.stdout) if c[0] == "simulate"]
     assert [c[c.index("--shard") + 1] for c in simulate if "--shard" in c] == ["0/2", "1/2"]
     merges = [c for c in simulate if c[1] == "merge"]
-    assert [Path(_option(c, "--out")).name for c in merges] == ["noisy_train.h5", "clean_train.h5", "test.h5"]
+    assert [Path(_option(c, "--out")).name for c in merges] == ["noisy_train.h5", "clean_train.h5", "dev.h5",
+                                                                "test.h5"]
     assert merges[0][2:4] == [str(tmp_path / "out" / "data" / f"noisy_train.shard-{i}-of-2.h5") for i in (0, 1)]
 
 

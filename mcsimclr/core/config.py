@@ -2,7 +2,9 @@
 
 Every section of a config is a dataclass; its fields are the valid keys. Loading walks the YAML tree
 against the dataclass types, so an unknown key, a wrong type or a value out of range is rejected with a
-message that names the key and what was expected. Overrides such as ``room.rt60=[0.2,0.8]`` are parsed as
+message that names the key and what was expected. A section may list keys it no longer has in a class attribute
+``renamed_keys: ClassVar[dict[str, str]]`` (old key -> what to write instead, and why); such a key is rejected with
+that message instead of the list of valid keys. Overrides such as ``room.rt60=[0.2,0.8]`` are parsed as
 YAML scalars and applied before validation, so they are checked exactly like values in the file.
 
 Example::
@@ -100,6 +102,8 @@ def _check_path(schema: type, parts: list[str], item: str) -> list[Any]:
             raise ConfigError(f"override {item!r}: {where!r} is a value, not a section")
         hints = get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
+        if part in renamed_keys(cls):
+            raise ConfigError(f"override {item!r}: {renamed_keys(cls)[part]}")
         if part not in names:
             where = ".".join(parts[:depth]) or "top level"
             raise ConfigError(
@@ -110,6 +114,11 @@ def _check_path(schema: type, parts: list[str], item: str) -> list[Any]:
         has_factory = f.default_factory is not dataclasses.MISSING
         defaults.append(f.default_factory() if has_factory else f.default)
     return defaults
+
+
+def renamed_keys(cls: type) -> Mapping[str, str]:
+    """The keys a config section no longer has: old key -> the message that says what replaced it (may be empty)."""
+    return getattr(cls, "renamed_keys", {})
 
 
 def _dataclass_of(tp: Any) -> type | None:
@@ -175,6 +184,9 @@ def _convert(tp: Any, value: Any, *, path: str, where: str) -> Any:
         fields = [f for f in dataclasses.fields(tp) if f.init]
         names = [f.name for f in fields]
         unknown = [k for k in value if k not in names]
+        renamed = [k for k in unknown if k in renamed_keys(tp)]
+        if renamed:
+            raise ConfigError(f"{where}: {renamed_keys(tp)[renamed[0]]}")
         if unknown:
             raise ConfigError(
                 f"{where}: unknown key {unknown[0]!r} in {label}; valid keys: {', '.join(names)}"

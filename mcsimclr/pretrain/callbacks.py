@@ -65,7 +65,7 @@ class StopAfterEpochs(L.Callback):
 
 
 class KNNMonitor(L.Callback):
-    """Each ``every_n_epochs``: embed a labelled train and test split (centre crop of ``crop_samples``, encoder in eval
+    """Each ``every_n_epochs``: embed a labelled train and dev split (centre crop of ``crop_samples``, encoder in eval
     mode, no gradient) and log the kNN class accuracy ``monitor/knn_acc`` (%) and azimuth error ``monitor/knn_az_err``
     (degrees). The encoder's training state is restored afterwards.
 
@@ -74,9 +74,9 @@ class KNNMonitor(L.Callback):
     other processes, which log the same numbers, so every process's checkpoint callback sees the metric.
     """
 
-    def __init__(self, *, train: str, test: str, crop_samples: int, k: int = 10, max_clips: int = 2000,
+    def __init__(self, *, train: str, dev: str, crop_samples: int, k: int = 10, max_clips: int = 2000,
                  every_n_epochs: int = 1, n_classes: int) -> None:
-        self.paths = {"train": train, "test": test}
+        self.paths = {"train": train, "dev": dev}
         self.crop_samples, self.k, self.max_clips = crop_samples, k, max_clips
         self.every_n_epochs, self.n_classes = every_n_epochs, n_classes
         self.data: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
@@ -112,9 +112,9 @@ class KNNMonitor(L.Callback):
             emb = {name: self._embed(pl_module, audio) for name, (audio, _, _) in self.data.items()}
         finally:
             pl_module.encoder.train(was_training)
-        (_, ytr, atr), (_, yte, ate) = self.data["train"], self.data["test"]
-        return knn_probe(emb["train"], ytr.to(emb["train"].device), atr.to(emb["train"].device), emb["test"],
-                         yte.to(emb["test"].device), ate.to(emb["test"].device), k=self.k, n_classes=self.n_classes)
+        (_, ytr, atr), (_, ydev, adev) = self.data["train"], self.data["dev"]
+        return knn_probe(emb["train"], ytr.to(emb["train"].device), atr.to(emb["train"].device), emb["dev"],
+                         ydev.to(emb["dev"].device), adev.to(emb["dev"].device), k=self.k, n_classes=self.n_classes)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs:

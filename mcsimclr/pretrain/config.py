@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from mcsimclr.augment.config import AugmentConfig
 from mcsimclr.features.config import FeatureConfig
@@ -95,20 +95,27 @@ class TrainerConfig:
 
 @dataclass
 class MonitorConfig:
-    """Online probe of representation quality each epoch: kNN on a labelled split, encoder detached.
+    """Online probe of representation quality each epoch: kNN from a labelled split to another, encoder detached.
 
-    ``train`` and ``test`` are split files with labels (e.g. clean_train and test); empty disables it.
+    ``train`` (the kNN bank) and ``dev`` (the queries) are split files with labels (e.g. clean_train and dev);
+    empty disables it. The monitor's ``knn_acc`` selects ``best.ckpt``, so its queries are the dev split, never
+    test: ``monitor.test`` was renamed ``monitor.dev`` and is rejected with a message saying so.
     """
 
+    renamed_keys: ClassVar[dict[str, str]] = {
+        "test": "monitor.test was renamed monitor.dev: the monitor selects best.ckpt, so it must read the dev split, "
+                "never test (e.g. monitor.dev=data/fsd/dev.h5)",
+    }
+
     train: str = ""
-    test: str = ""
+    dev: str = ""
     k: int = 10
     max_clips: int = 2000
     every_n_epochs: int = 1
 
     def __post_init__(self) -> None:
-        if bool(self.train) != bool(self.test):
-            raise ValueError("monitor.train and monitor.test must be given together (or neither)")
+        if bool(self.train) != bool(self.dev):
+            raise ValueError("monitor.train and monitor.dev must be given together (or neither)")
         if self.k < 1 or self.max_clips < 1 or self.every_n_epochs < 1:
             raise ValueError("monitor.k, monitor.max_clips and monitor.every_n_epochs must be >= 1")
 

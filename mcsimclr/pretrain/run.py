@@ -86,11 +86,11 @@ def prepare_run(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool
         raise RunError(f"{out} already holds a run (checkpoints/last.ckpt); pass --resume to continue it, or "
                        "set out_dir to a new directory")
     info = read_data_info(config.data.train)
-    monitors = [read_data_info(p) for p in (config.monitor.train, config.monitor.test) if p]
+    monitors = [read_data_info(p) for p in (config.monitor.train, config.monitor.dev) if p]
     for monitor in monitors:
         if monitor.kind != "clips":
             raise DataError(f"{monitor.path}: a scene file; the kNN monitor needs labelled clip files "
-                            "(monitor.train, monitor.test from `simulate build`)")
+                            "(monitor.train, monitor.dev from `simulate build`)")
     check_compatible([info, *monitors], sample_rate=config.features.sample_rate, what="the features config")
     if resume:
         meta = read_checkpoint(last)["mcsimclr"]
@@ -148,7 +148,7 @@ def prepare_run(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool
         callbacks.append(StopAfterEpochs(config.trainer.stop_after_epochs))
     best_metric, best_mode = "train/loss_epoch", "min"
     if config.monitor.train:
-        callbacks.append(KNNMonitor(train=config.monitor.train, test=config.monitor.test, crop_samples=crop,
+        callbacks.append(KNNMonitor(train=config.monitor.train, dev=config.monitor.dev, crop_samples=crop,
                                     k=config.monitor.k, max_clips=config.monitor.max_clips,
                                     every_n_epochs=config.monitor.every_n_epochs,
                                     n_classes=len(monitors[0].class_names)))

@@ -21,7 +21,7 @@ def make_source(config: SourceConfig) -> SourceSet:
 
         f = config.fsdnoisy18k
         return FSDnoisy18kSource(root=f.root, splits=tuple(f.splits), max_clips_per_split=f.max_clips_per_split,
-                                 silence_peak=config.silence_peak)
+                                 dev_clips=f.dev_clips, dev_seed=f.dev_seed, silence_peak=config.silence_peak)
     if config.kind == "folder":
         from simulate.sources.folder import FolderSource
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from math import floor
 from pathlib import Path
 from types import MappingProxyType
 
@@ -17,6 +15,7 @@ import numpy as np
 from simulate.sources.audio_io import read_mono
 from simulate.sources.base import ClipRef, SourceError, SourceSet
 from simulate.sources.csv_table import read_table
+from simulate.sources.stratify import apportion, clip_key
 
 __all__ = ["AUDIO_EXTENSIONS", "FolderSource", "apportion"]
 
@@ -305,7 +304,7 @@ class FolderSource(SourceSet):
             members = by_class[label]
             shortfall = [seen_so_far * f - g for f, g in zip(fractions, got, strict=True)]
             sizes = apportion(len(members), fractions, tie_break=shortfall)
-            ranked = sorted(members, key=lambda i: _clip_key(self.split_seed, entries[i].source_id))
+            ranked = sorted(members, key=lambda i: clip_key(self.split_seed, entries[i].source_id))
             start = 0
             for s, size in enumerate(sizes):
                 for i in ranked[start : start + size]:
@@ -314,26 +313,6 @@ class FolderSource(SourceSet):
                 got[s] += size
             seen_so_far += len(members)
         return assignment
-
-
-def apportion(n: int, fractions: Sequence[Fraction], *, tie_break: Sequence[Fraction] | None = None) -> list[int]:
-    """Split ``n`` items into integer sizes ``(len(fractions),)`` by largest-remainder rounding.
-
-    Each size is ``floor(n * f)`` or one more; the leftover items go to the largest remainders
-    ``n * f - floor(n * f)``, ties to the largest ``tie_break`` value, then to the earlier position.
-    ``fractions`` must be exact and sum to 1.
-    """
-    if sum(fractions) != 1:
-        raise ValueError(f"fractions must sum to exactly 1, got {sum(fractions)}")
-    if tie_break is None:
-        tie_break = [Fraction(0)] * len(fractions)
-    quotas = [n * Fraction(f) for f in fractions]
-    sizes = [floor(q) for q in quotas]
-    left = n - sum(sizes)
-    order = sorted(range(len(fractions)), key=lambda s: (-(quotas[s] - sizes[s]), -tie_break[s], s))
-    for s in order[:left]:
-        sizes[s] += 1
-    return sizes
 
 
 def _exact_fractions(split_fractions: Mapping[str, float]) -> dict[str, Fraction]:
@@ -355,10 +334,6 @@ def _exact_fractions(split_fractions: Mapping[str, float]) -> dict[str, Fraction
     if abs(float(total) - 1.0) > 1e-6:
         raise ValueError(f"split_fractions must sum to 1, got {float(total)} ({dict(split_fractions)})")
     return {name: f / total for name, f in exact.items()}
-
-
-def _clip_key(seed: int, source_id: str) -> bytes:
-    return hashlib.sha256(f"{seed}:{source_id}".encode()).digest()
 
 
 def _manifest_source_id(raw_path: str, base: Path) -> str:
