@@ -213,7 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     margin.add_argument("--a", nargs="+", required=True, metavar="DIR", help="result directories of A, one per seed")
     margin.add_argument("--b", nargs="+", required=True, metavar="DIR",
                         help="result directories of B, one per seed, in the same order")
-    margin.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the margins and intervals to this file")
+    margin.add_argument("--json", type=Path, default=None, metavar="OUT",
+                        help="also write the margins and intervals to this JSON file")
     margin.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples (default 10000)")
     margin.add_argument("--level", type=float, default=0.95, help="coverage of the intervals (default 0.95)")
     margin.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")

@@ -141,3 +141,39 @@ def test_margin_command_prints_and_writes_the_intervals(tmp_path, capsys):
     assert "3 --a results and 2 --b results" in capsys.readouterr().err
     assert main(["margin", "--a", a_dirs[0], "--b", str(tmp_path / "nothing")]) == 2
     assert "no predictions.csv" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_margin_of_real_probe_results_matches_their_metrics(tmp_path, capsys):
+    """Two seeds of the tiny random-linear probe with recomputed vs stored BatchNorm statistics (about 30 s): the
+    per-seed margins are the differences of the results' own test metrics, and the report states both protocols."""
+    from mcsimclr.probe.report import build_table, collect
+    from mcsimclr.probe.result_dir import read_result
+    from simulate.cli import main as simulate
+
+    data = tmp_path / "data"
+    assert simulate(["build", "--config", "configs/simulate/tiny.yaml", "--out", str(data), "--no-progress"]) == 0
+    dirs: dict[str, list[str]] = {"recompute": [], "stored": []}
+    for seed in ("0", "1"):
+        for bn in dirs:
+            out = tmp_path / "probes" / f"{bn}-s{seed}"
+            assert main(["probe", "--config", "configs/probe/tiny.yaml", "--mode", "random-linear", "--seed", seed,
+                         f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
+                         f"linear.bn_stats={bn}", "--out", str(out)]) == 0
+            dirs[bn].append(str(out))
+    capsys.readouterr()
+    assert main(["margin", "--a", *dirs["recompute"], "--b", *dirs["stored"], "--n-boot", "2000"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("random-linear vs random-linear over 2 seeds: accuracy ")
+    boot = bootstrap_margin(list(zip(dirs["recompute"], dirs["stored"], strict=True)), n_boot=2000)
+    assert boot.seeds == (0, 1) and printed.strip().endswith(boot.text())
+    for m, a, b in zip(boot.per_seed, dirs["recompute"], dirs["stored"], strict=True):
+        ra, rb = read_result(a), read_result(b)
+        assert m.n == ra["n_clips"] == rb["n_clips"]
+        assert m.accuracy == pytest.approx(ra["accuracy"] - rb["accuracy"])
+        assert m.azimuth == pytest.approx(ra["azimuth_error_mean"] - rb["azimuth_error_mean"], abs=1e-6)
+    assert boot.accuracy == pytest.approx(np.mean([m.accuracy for m in boot.per_seed]))
+    assert boot.accuracy_ci[0] <= boot.accuracy <= boot.accuracy_ci[1]
+    md = build_table(collect([tmp_path / "probes"])).to_markdown()
+    assert "mixed protocols pooled in one cell" in md
+    assert "recompute (from the probe's training windows) (2 results)" in md

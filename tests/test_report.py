@@ -53,7 +53,7 @@ def test_random_linear_rows_state_draws_and_batchnorm_statistics(tmp_path):
                   predicted_azimuth=np.array([0.0, 90.0, -90.0, 180.0]) + errors, random_draws=3, bn_stats="stored")
     assert rand0["accuracy"] == pytest.approx(50.0) and rand0["azimuth_error_mean"] == pytest.approx(60.0)
     md = build_table(collect([tmp_path])).to_markdown()
-    assert (f"{BASELINE_SETTING} (LP): random encoder: 3 draws per seed (mean over draws per seed), BatchNorm "
+    assert (f"**{BASELINE_SETTING}**, LP: random encoder: 3 draws per seed (mean over draws per seed), BatchNorm "
             "statistics: stored (mean 0, variance 1 at initialisation).") in md
     assert md.count("random encoder:") == 1  # the linear row has no such note
 
@@ -66,7 +66,7 @@ def test_random_linear_rows_state_draws_and_batchnorm_statistics(tmp_path):
     write(tmp_path / "rand1", mode="random-linear", seed=1, predicted=good, predicted_azimuth=good * 0.0,
           random_draws=3, bn_stats="recompute")
     md = build_table(collect([tmp_path])).to_markdown()
-    assert (f"{BASELINE_SETTING} (LP), mixed protocols pooled in one cell: random encoder: 3 draws per seed (mean "
+    assert (f"**{BASELINE_SETTING}**, LP, mixed protocols pooled in one cell: random encoder: 3 draws per seed (mean "
             "over draws per seed), BatchNorm statistics: stored (mean 0, variance 1 at initialisation) (1 result); "
             "random encoder: 3 draws per seed (mean over draws per seed), BatchNorm statistics: recompute (from the "
             "probe's training windows) (1 result).") in md
@@ -77,7 +77,7 @@ def test_results_without_the_protocol_keys_are_one_draw_with_stored_statistics(t
         write(tmp_path / f"rand{seed}", mode="random-linear", seed=seed, predicted=np.array([[0, 1, 0, 1]]),
               predicted_azimuth=np.zeros((1, 4)))
     md = build_table(collect([tmp_path])).to_markdown()
-    assert (f"{BASELINE_SETTING} (LP): random encoder: 1 draw per seed, BatchNorm statistics: stored (mean 0, "
+    assert (f"**{BASELINE_SETTING}**, LP: random encoder: 1 draw per seed, BatchNorm statistics: stored (mean 0, "
             "variance 1 at initialisation).") in md
 
 

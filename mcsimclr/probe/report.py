@@ -283,10 +283,10 @@ def random_encoder_notes(results: Sequence[dict], names: dict[RowKey, str]) -> l
     for row, protocols in per_row.items():
         name = names.get(row, row.setting)
         if len(protocols) == 1:
-            lines.append(f"{name} (LP): {text(*next(iter(protocols)))}.")
+            lines.append(f"**{name}**, LP: {text(*next(iter(protocols)))}.")
         else:
             mixed = "; ".join(f"{text(*p)} ({n} result{'s' if n > 1 else ''})" for p, n in protocols.items())
-            lines.append(f"{name} (LP), mixed protocols pooled in one cell: {mixed}.")
+            lines.append(f"**{name}**, LP, mixed protocols pooled in one cell: {mixed}.")
     return lines
 
 
