@@ -118,6 +118,8 @@ def test_bootstrap_of_result_directories_and_its_errors(tmp_path):
         bootstrap_margin(pairs, level=95.0)
     with pytest.raises(ValueError, match="n_boot must be a positive integer"):
         bootstrap_margin(pairs, n_boot=0)
+    with pytest.raises(ValueError, match="pair 1 has no clips"):
+        bootstrap_scores([arrays[0], (np.zeros((0, 2)), np.zeros((0, 2)))], n_boot=10)
 
 
 def test_margin_command_prints_and_writes_the_intervals(tmp_path, capsys):

@@ -144,6 +144,9 @@ def bootstrap_scores(scores: Sequence[tuple[np.ndarray, np.ndarray]], *, n_boot:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level!r}")
+    empty = [i for i, (a, b) in enumerate(scores) if min(np.size(a), np.size(b)) == 0]
+    if empty:
+        raise ValueError(f"pair {empty[0]} has no clips; every seed needs at least one test clip")
     per_seed = tuple(margin_of(a, b) for a, b in scores)  # checks the shapes
     tables = [_seed_table(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in scores]
     n_seeds = len(tables)
