@@ -1,6 +1,7 @@
 """The ``mcsimclr`` command: ``pretrain`` (contrastive pretraining), ``probe`` (linear probe, fine-tuning and
-baselines), ``seld`` (SELD on scene files), ``report`` (the results table) and ``embed`` (embeddings of a data
-file). Data sets come from ``simulate build`` and ``simulate scenes``."""
+baselines), ``seld`` (SELD on scene files), ``report`` (the results table), ``margin`` (the margin of one probe
+over another across seeds, with bootstrap intervals) and ``embed`` (embeddings of a data file). Data sets come from
+``simulate build`` and ``simulate scenes``."""
 
 from __future__ import annotations
 
@@ -65,6 +66,11 @@ REPORT_EXAMPLES = """examples:
   mcsimclr report runs/probe/a runs/probe/b --out results/table1.md   # also writes results/table1.csv
 """
 
+MARGIN_EXAMPLES = """examples:
+  mcsimclr margin --a runs/probe/linear-s0 runs/probe/linear-s1 runs/probe/linear-s2 \\
+      --b runs/probe/random-s0 runs/probe/random-s1 runs/probe/random-s2 --json runs/probe/margin.json
+  mcsimclr margin --a runs/probe/linear-s0 --b runs/probe/random-s0 --n-boot 20000 --level 0.9   # one seed
+"""
 
 EMBED_EXAMPLES = """examples:
   mcsimclr embed --checkpoint runs/paper/checkpoints/last.ckpt --data data/fsd/test.h5 --out emb/test.h5
@@ -195,6 +201,24 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("report.md"),
                         help="markdown file to write; the CSV goes beside it with .csv (default: report.md)")
 
+    margin = sub.add_parser(
+        "margin", help="the margin of probe results A over B across seeds, with two-level bootstrap intervals",
+        description="Pair --a and --b result directories in order, one pair per seed (each pair scored on the same "
+        "test clips; a random-linear result with several encoder draws counts each clip's mean over the draws), "
+        "and print the margin of A over B: accuracy points, mean azimuth error degrees and the ratio of the mean "
+        "azimuth errors, each the mean over seeds. The intervals are a two-level percentile bootstrap: seeds "
+        "drawn with replacement, then the test clips of each drawn seed with replacement, so they cover "
+        "seed-to-seed variation as well as the test sample (with one seed, the clip bootstrap).",
+        epilog=MARGIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    margin.add_argument("--a", nargs="+", required=True, metavar="DIR", help="result directories of A, one per seed")
+    margin.add_argument("--b", nargs="+", required=True, metavar="DIR",
+                        help="result directories of B, one per seed, in the same order")
+    margin.add_argument("--json", type=Path, default=None, metavar="OUT",
+                        help="also write the margins and intervals to this JSON file")
+    margin.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples (default 10000)")
+    margin.add_argument("--level", type=float, default=0.95, help="coverage of the intervals (default 0.95)")
+    margin.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+
     embed = sub.add_parser(
         "embed", help="clip or frame embeddings of a data file from a pretrained checkpoint (HDF5, joinable)",
         description="Embed every clip (simulate build) or scene (simulate scenes) of --data with the encoder of "
@@ -232,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         return _seld(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "margin":
+        return _margin(args)
     if args.command == "embed":
         return _embed(args)
     return 2
@@ -348,6 +374,26 @@ def _report(args: argparse.Namespace) -> int:
     md, csv_path = write_report(table, args.out)
     print(table.to_markdown(), end="")
     print(f"mcsimclr report: wrote {md} and {csv_path}")
+    return 0
+
+
+def _margin(args: argparse.Namespace) -> int:
+    from mcsimclr.probe.bootstrap import bootstrap_margin, result_name, write_margin_json
+
+    try:
+        if len(args.a) != len(args.b):
+            raise ValueError(f"{len(args.a)} --a results and {len(args.b)} --b results; give one of each per seed, "
+                             "in the same order")
+        result = bootstrap_margin(list(zip(args.a, args.b, strict=True)), n_boot=args.n_boot, level=args.level,
+                                  seed=args.seed)
+        print(f"{result_name(args.a)} vs {result_name(args.b)} over {result.n_seeds} "
+              f"seed{'s' if result.n_seeds > 1 else ''}: {result.text()}")
+        if args.json is not None:
+            write_margin_json(result, args.json)
+            print(f"mcsimclr margin: wrote {args.json}")
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"mcsimclr margin: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -12,6 +12,10 @@ deviation (``ddof=1``) over the results that fall in it (normally one per seed).
 The classical baselines (``srp-phat``, ``music``: no learning) are rows of their own, last, with "—" for the class
 and their azimuth error in every 100 % azimuth column; under the table, every learned row whose azimuth error is
 larger than a classical row's is named ("loses to SRP-PHAT on direction").
+
+A row with ``random-linear`` results states its protocol under the table (:func:`random_encoder_notes`): how many
+random encoders were drawn per seed (``run.random_draws``; absent: 1) and where the encoder's BatchNorm statistics
+came from (``run.bn_stats``: ``stored`` or ``recompute``; absent: ``stored``).
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcsimclr.probe.config import RANDOM_INIT_MODES
-from mcsimclr.probe.result_dir import find_results, read_result
+from mcsimclr.probe.result_dir import ResultError, find_results, read_result
 from mcsimclr.probe.setting import BASELINE_SETTING
 
 KIND = {"linear": "LP", "random-linear": "LP", "finetune": "FT", "scratch": "FT"}
 METRICS = (("accuracy", "acc (%)"), ("azimuth_error_mean", "az err (deg)"))
 CLASSICAL = {"srp-phat": "SRP-PHAT", "music": "MUSIC"}  # modes without learning -> method name in the notes
 NO_CLASS = "—"
+BN_STATS = {"stored": "stored (mean 0, variance 1 at initialisation)",
+            "recompute": "recompute (from the probe's training windows)"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class ReportTable:
     notes: list[str] = field(default_factory=list)
     names: dict[RowKey, str] = field(default_factory=dict)
     classical: dict[RowKey, str] = field(default_factory=dict)  # row -> method (SRP-PHAT, MUSIC): no class column
+    protocols: list[str] = field(default_factory=list)  # the random encoder's protocol per row (random_encoder_notes)
 
     def name(self, row: RowKey) -> str:
         """The row's setting, with ``[ckpt 1a2b3c]`` when another row has the same setting."""
@@ -155,6 +162,7 @@ class ReportTable:
         lines.append("Mean ± standard deviation over seeds (a single value: one run). LP = linear probe (random-init "
                      "LP for the baseline row), FT = fine-tuning (supervised from scratch for the baseline row); "
                      "az err = mean circular azimuth error on the test clips.")
+        lines.extend(self.protocols)
         if self.classical:
             lines.append("Rows marked (no learning): pyroomacoustics.doa on each whole test clip with the file's "
                          "array, no training and no class (—); their azimuth error fills every 100 % az err column.")
@@ -241,7 +249,45 @@ def build_table(results: Sequence[dict]) -> ReportTable:
     notes = [f"{n} results for {names[r]!r} {m} fraction {f:g} seed {sd} (counted as separate runs)"
              for (r, m, f, sd), n in seen.items() if n > 1]
     return ReportTable(rows=rows, columns=columns, cells=dict(cells), runs=dict(runs), notes=notes, names=names,
-                       classical=classical)
+                       classical=classical, protocols=random_encoder_notes(results, names))
+
+
+def random_encoder_protocol(run: dict) -> tuple[int, str]:
+    """``(draws per seed, bn_stats)`` of a ``random-linear`` result's ``run`` block; absent keys: ``(1, "stored")``.
+
+    Raises:
+        ResultError: a value that is neither absent nor valid.
+    """
+    draws, bn = run.get("random_draws", 1), run.get("bn_stats", "stored")
+    where = f"result {run.get('setting')!r} {run.get('mode')} fraction {run.get('fraction')} seed {run.get('seed')}"
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ResultError(f"{where}: run.random_draws {draws!r}, expected a positive integer")
+    if bn not in BN_STATS:
+        raise ResultError(f"{where}: run.bn_stats {bn!r}, expected one of {sorted(BN_STATS)}")
+    return draws, bn
+
+
+def random_encoder_notes(results: Sequence[dict], names: dict[RowKey, str]) -> list[str]:
+    """One line per row with ``random-linear`` results: its random-encoder protocol (draws per seed, BatchNorm
+    statistics), and every protocol with its result count where the row's results mix several."""
+    per_row: dict[RowKey, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
+    for doc in results:
+        if doc["run"]["mode"] == "random-linear":
+            per_row[row_key(doc["run"])][random_encoder_protocol(doc["run"])] += 1
+
+    def text(draws: int, bn: str) -> str:
+        how = "1 draw per seed" if draws == 1 else f"{draws} draws per seed (mean over draws per seed)"
+        return f"random encoder: {how}, BatchNorm statistics: {BN_STATS[bn]}"
+
+    lines = []
+    for row, protocols in per_row.items():
+        name = names.get(row, row.setting)
+        if len(protocols) == 1:
+            lines.append(f"**{name}**, LP: {text(*next(iter(protocols)))}.")
+        else:
+            mixed = "; ".join(f"{text(*p)} ({n} result{'s' if n > 1 else ''})" for p, n in protocols.items())
+            lines.append(f"**{name}**, LP, mixed protocols pooled in one cell: {mixed}.")
+    return lines
 
 
 def row_names(rows: Sequence[RowKey]) -> dict[RowKey, str]:
