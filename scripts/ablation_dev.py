@@ -2,7 +2,7 @@
 
 For every seed: the demo's data set (``configs/simulate/demo.yaml`` at the demo's sizes, plus a ``dev`` split),
 then one pretraining run per setting (``configs/pretrain/demo.yaml`` at the demo's schedule, the kNN monitor off),
-then a linear probe of each run's ``last.ckpt`` (``linear.solver=cv`` on ``clean_train``, scored on ``dev``).
+then a linear probe of each run's ``last.ckpt`` (``linear.solver=cv`` on all of ``clean_train``, scored on ``dev``).
 The test split is built (the data set is the demo's) but read by nothing here: every recipe choice is made from
 this script's table. Resumable: a finished pretraining (``done.json``) or probe (``metrics.json``) is kept; an
 unfinished pretraining starts again.
@@ -100,7 +100,8 @@ def _probe(out: Path, data: Path, seed: int, setting: str, checkpoint: Path) -> 
     plan = DemoPlan.full()
     cfg = load_config(ProbeConfig, REPO / plan.probe_config, [
         "mode=linear", f"checkpoint={checkpoint}", f"seed={seed}", f"out_dir={target}", f"label={setting}",
-        f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'dev.h5'}", "linear.solver=cv",
+        f"data.train={data / 'clean_train.h5'}", f"data.dev={data / 'dev.h5'}", f"data.test={data / 'dev.h5'}",
+        "linear.solver=cv",  # L2 by folds of clean_train: dev is scored here, so it must not also select
         f"data.eval_hop_seconds={plan.eval_hop_seconds}", "trainer.accelerator=cpu"])
     run_probe(cfg, overwrite=True)
 

@@ -26,7 +26,13 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert "| setting |" in printed and "random init" in printed and "MC-SimCLR" in printed
     for mode in MODES:
         run = json.loads((out / "probe" / mode / "metrics.json").read_text())["run"]
-        assert run["solver"] == ("cv" if mode in ("linear", "random-linear") else None), mode
+        assert run["solver"] == ("dev" if mode in ("linear", "random-linear") else None), mode
+        assert run["selection"] == {"on": "dev", "file": str(out / "data" / "dev.h5"), "clips": 12}, mode
+        assert run["n_clips"]["train_used"] == 40, mode  # every protocol fits on all of clean_train
+    assert len(json.loads((out / "probe" / "random-linear" / "metrics.json").read_text())["draws"]) == 2
+    sweep = json.loads((out / "probe" / "scratch" / "metrics.json").read_text())["sweep"]
+    assert [r["lr"] for r in sweep] == [0.003, 0.01] and sum(r["chosen"] for r in sweep) == 1
+    assert "sweep" not in json.loads((out / "probe" / "finetune" / "metrics.json").read_text())
     with open(out / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["setting"] for r in rows][-2:] == ["SRP-PHAT (no learning)", "MUSIC (no learning)"] and len(rows) == 4
@@ -38,7 +44,8 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert len(rows[1]["checkpoint_sha256"]) == 64 and rows[0]["identity"].startswith("arch:")
     assert numbers and all(math.isfinite(x) for x in numbers)
     margin = json.loads((out / "margin.json").read_text())
-    assert margin["n"] == 32 and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth", "azimuth_se"))
+    assert margin["n_clips"] == [32] and all(math.isfinite(margin[k]) for k in ("accuracy", "azimuth"))
+    assert margin["accuracy_ci"][0] <= margin["accuracy"] <= margin["accuracy_ci"][1]
     assert "pretrained vs random encoder" in printed
     # The second probe protocol (scripts/probe_protocol_check.py) runs on the demo's output.
     check = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "probe_protocol_check.py"), run_name="check")

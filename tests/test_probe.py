@@ -327,3 +327,110 @@ def test_report_keeps_checkpoints_with_the_same_setting_apart(data, checkpoint, 
         assert row["runs"] == row["LP acc (%) n"] == runs and math.isfinite(float(row["LP acc (%) mean"]))
     md = out.read_text()
     assert "first hex digits of the SHA-256 of the checkpoint file" in md and "counted as separate" not in md
+
+
+# --- selection on dev: the same clips for every protocol, and nothing of the test split in any fit or choice ----------
+
+
+def _selection_runs(data: Path, checkpoint: Path, out: Path, test_file: Path) -> dict[str, dict]:
+    """linear (L2 on dev), random-linear (2 draws) and scratch (a 2-value lr sweep), all selecting on dev.h5."""
+    common = [f"checkpoint={checkpoint}", f"data.dev={data / 'dev.h5'}", f"data.test={test_file}"]
+    runs = {"linear": ["mode=linear", "linear.solver=dev"],
+            "random-linear": ["mode=random-linear", "linear.solver=dev", "linear.random_draws=2"],
+            "scratch": ["mode=scratch", "finetune.lr_grid=[0.003,0.03]"]}
+    done = {}
+    for name, extra in runs.items():
+        outcome = run_probe(config(data, out / name, *common, *extra))
+        done[name] = {"doc": read_result(outcome.out_dir),
+                      "state": torch.load(outcome.out_dir / "model.pt", weights_only=True),
+                      "history": (outcome.out_dir / "history.csv").read_text()}
+    return done
+
+
+@pytest.fixture(scope="module")
+def selection_runs(data, checkpoint, tmp_path_factory) -> tuple[dict, dict]:
+    """The runs above twice: scored on test.h5, and on another labelled file (clean_train.h5) as the "test" split."""
+    root = tmp_path_factory.mktemp("selection")
+    return (_selection_runs(data, checkpoint, root / "a", data / "test.h5"),
+            _selection_runs(data, checkpoint, root / "b", data / "clean_train.h5"))
+
+
+def _equal_states(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal_states(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_equal_states(x, y) for x, y in zip(a, b, strict=True))
+    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
+def test_nothing_of_the_test_split_reaches_a_fit_or_a_choice(selection_runs):
+    """Swap the whole test split for another file: every choice (L2 per head, epoch, learning rate), every dev
+    score, every fitted weight and every history row stays bit-identical; only the test numbers move."""
+    a, b = selection_runs
+    for name in a:
+        da, db = a[name]["doc"], b[name]["doc"]
+        assert da["val"] == db["val"], name
+        assert da.get("sweep") == db.get("sweep") and a[name]["history"] == b[name]["history"], name
+        assert [d["val"] for d in da.get("draws", [])] == [d["val"] for d in db.get("draws", [])], name
+        assert _equal_states(a[name]["state"], b[name]["state"]), name
+        assert da["run"]["n_clips"]["test"] == 16 and db["run"]["n_clips"]["test"] == 40, name
+
+
+def test_every_protocol_fits_all_of_train_and_selects_on_dev(selection_runs, data):
+    a, _ = selection_runs
+    for name, r in a.items():
+        run = r["doc"]["run"]
+        assert run["selection"] == {"on": "dev", "file": str(data / "dev.h5"), "clips": 8}, name
+        assert run["n_clips"]["train_used"] == 40 and run["n_clips"]["val"] == 8, name
+        assert run["data"]["dev"] == str(data / "dev.h5"), name
+    lin = a["linear"]["doc"]
+    assert lin["val"]["l2_class"] in L2_GRID and lin["val"]["l2_direction"] in L2_GRID
+    assert a["linear"]["history"].startswith("l2,dev_accuracy,dev_azimuth_error")
+    # The L2 chosen per head is the best dev score of the path (ties: the stronger penalty, listed first).
+    rows = list(csv.DictReader(a["linear"]["history"].splitlines()))
+    best_acc = max(float(r["dev_accuracy"]) for r in rows)
+    assert lin["val"]["accuracy"] == pytest.approx(best_acc)
+    assert float(next(r for r in rows if float(r["dev_accuracy"]) == best_acc)["l2"]) == lin["val"]["l2_class"]
+
+
+def test_random_encoder_draws_and_the_scratch_sweep_are_recorded(selection_runs):
+    a, _ = selection_runs
+    rand = a["random-linear"]["doc"]
+    draws = rand["draws"]
+    assert [d["draw"] for d in draws] == [0, 1] and draws[0]["encoder_seed"] == 0 != draws[1]["encoder_seed"]
+    assert rand["run"]["random_draws"] == 2 and rand["n_predictions"] == 2 * 16
+    assert rand["accuracy"] == pytest.approx(np.mean([d["accuracy"] for d in draws]))
+    assert rand["azimuth_error_mean"] == pytest.approx(np.mean([d["azimuth_error_mean"] for d in draws]))
+    assert len(a["random-linear"]["state"]["draw_heads"]) == 2
+    scratch = a["scratch"]["doc"]
+    sweep = scratch["sweep"]
+    assert [r["lr"] for r in sweep] == [0.003, 0.03] and sum(r["chosen"] for r in sweep) == 1
+    chosen = next(r for r in sweep if r["chosen"])
+    assert chosen["val_loss"] == min(r["val_loss"] for r in sweep)  # optim.select_on: loss
+    assert scratch["run"]["lr"] == chosen["lr"] and scratch["run"]["best_epoch"] == chosen["best_epoch"]
+    lrs = {row.split(",")[0] for row in a["scratch"]["history"].splitlines()[1:]}
+    assert lrs == {"0.003", "0.03"}  # every run of the sweep is in history.csv
+
+
+def test_the_test_split_is_loaded_after_every_fit(data, checkpoint, tmp_path, monkeypatch):
+    """The order of events inside run_probe, recorded by wrappers that call the real functions."""
+    import mcsimclr.probe.run as probe_run
+
+    events: list[str] = []
+
+    def spy(name, real, tag):
+        def wrapper(*args, **kwargs):
+            events.append(tag(*args, **kwargs))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(probe_run, name, wrapper)
+
+    spy("load_store", probe_run.load_store, lambda info, **_: f"load {Path(info.path).name}")
+    spy("fit_dev_heads", probe_run.fit_dev_heads, lambda *a, **k: "fit")
+    spy("finetune", probe_run.finetune, lambda *a, **k: "fit")
+    for mode, extra in (("random-linear", ["linear.solver=dev", "linear.random_draws=2"]),
+                        ("finetune", ["finetune.lr_grid=[0.003,0.03]"])):
+        events.clear()
+        run_probe(config(data, tmp_path / mode, f"mode={mode}", f"checkpoint={checkpoint}",
+                         f"data.dev={data / 'dev.h5'}", *extra))
+        assert events.count("fit") == 2 and events.count("load test.h5") == 1, (mode, events)
+        assert events.index("load test.h5") > max(i for i, e in enumerate(events) if e == "fit"), (mode, events)

@@ -1,7 +1,7 @@
 """``mcsimclr demo``: simulate a synthetic data set, pretrain, evaluate four ways, print the paper-style table.
 
 Stages (each reuses the project's own commands as functions, with the configs in ``configs/*/demo.yaml``):
-1. ``simulate build``: unlabelled ``noisy_train``, labelled ``clean_train`` and ``test`` splits.
+1. ``simulate build``: unlabelled ``noisy_train``, labelled ``clean_train``, ``dev`` and ``test`` splits.
 2. ``mcsimclr pretrain`` on ``noisy_train`` (no labels; the test split is never seen).
 3. ``mcsimclr probe``: (a) linear probe of the pretrained encoder, (b) linear probe of a random encoder of the
    same architecture, (c) supervised training from scratch, (d) fine-tuning the pretrained encoder; and the
@@ -11,8 +11,6 @@ Stages (each reuses the project's own commands as functions, with the configs in
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -54,7 +52,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
 
     Args:
         out: output directory: ``data/``, ``pretrain/``, ``probe/<mode>/``, ``table.md``, ``table.csv``,
-            ``margin.json`` (the pretrained linear probe minus the random encoder's, see ``paired_margin``).
+            ``margin.json`` (the pretrained linear probe minus the random encoder's, with a bootstrap interval over the
+            test clips: ``mcsimclr.probe.bootstrap``).
         plan: stage sizes (``DemoPlan.full(scale)`` or ``DemoPlan.quick()``).
         seed: seeds the data, the pretraining and the probes.
         device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda`` (an error without CUDA): the device
@@ -63,8 +62,8 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     """
     from mcsimclr.pretrain.config import PretrainConfig
     from mcsimclr.pretrain.run import pretrain
+    from mcsimclr.probe.bootstrap import bootstrap_margin, write_margin_json
     from mcsimclr.probe.config import ProbeConfig
-    from mcsimclr.probe.margin import paired_margin
     from mcsimclr.probe.report import build_table, collect, write_report
     from mcsimclr.probe.run import run_probe
     from simulate.build import build
@@ -95,7 +94,7 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     stages.begin(1)
     pre = load_config(PretrainConfig, configs["pretrain"], [
         f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'noisy_train.h5'}",
-        f"monitor.train={data / 'clean_train.h5'}", f"monitor.test={data / 'test.h5'}",
+        f"monitor.train={data / 'clean_train.h5'}", f"monitor.dev={data / 'dev.h5'}",
         *plan.pretrain_schedule_overrides(), f"trainer.accelerator={accelerator}",
         f"trainer.precision='{precision}'"])
     run_dir = pretrain(pre)
@@ -107,8 +106,10 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     for mode in MODES:
         cfg = load_config(ProbeConfig, configs["probe"], [
             f"mode={mode}", f"checkpoint={checkpoint}", f"seed={seed}", f"out_dir={out / 'probe' / mode}",
-            f"data.train={data / 'clean_train.h5'}", f"data.test={data / 'test.h5'}",
-            f"data.val_clips={plan.val_clips}", f"optim.batch_size={plan.probe_batch}",
+            f"data.train={data / 'clean_train.h5'}", f"data.dev={data / 'dev.h5'}", f"data.test={data / 'test.h5'}",
+            f"optim.batch_size={plan.probe_batch}",
+            f"finetune.lr_grid=[{', '.join(map(str, plan.lr_grid)) if mode == 'scratch' else ''}]",
+            f"linear.random_draws={plan.random_draws}",
             f"linear.solver={plan.linear_solver}", f"linear.epochs={plan.linear_epochs}",
             f"finetune.epochs={plan.finetune_epochs}", f"trainer.accelerator={accelerator}",
             f"trainer.precision='{precision}'",
@@ -125,13 +126,13 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
     stages.begin(3)
     table = build_table(collect([out / "probe"]))
     md, csv_path = write_report(table, out / "table.md")
-    margin = paired_margin(out / "probe" / "linear", out / "probe" / "random-linear")
-    (out / "margin.json").write_text(json.dumps(dataclasses.asdict(margin), indent=1) + "\n")
+    margin = bootstrap_margin([(out / "probe" / "linear", out / "probe" / "random-linear")], seed=seed)
+    write_margin_json(margin, out / "margin.json")
     log("")
     log(table.to_markdown().rstrip())
     log("")
-    log(f"pretrained vs random encoder, linear probe (paired over the test clips, +- one standard error): "
-        f"{margin.text()}")
+    log(f"pretrained vs random encoder ({plan.random_draws} draws), linear probe (paired over the test clips, "
+        f"bootstrap over them; seeds: `mcsimclr margin`): {margin.text()}")
     log(f"table: {md} (and {csv_path}); checkpoints: {run_dir / 'checkpoints'}; probe results and plots: "
         f"{out / 'probe'}/<mode>/; data: {data}")
     stages.end(3)

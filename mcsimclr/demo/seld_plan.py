@@ -68,7 +68,7 @@ class SeldDemoPlan:
         """Epochs, warm-up and batch of the pretraining; no kNN monitor (it needs clip files)."""
         return [f"optim.epochs={self.pretrain_epochs}",
                 f"optim.warmup_epochs={min(self.pretrain_warmup, self.pretrain_epochs)}",
-                f"optim.batch_size={self.pretrain_batch}", "monitor.train=''", "monitor.test=''"]
+                f"optim.batch_size={self.pretrain_batch}", "monitor.train=''", "monitor.dev=''"]
 
     def seld_overrides(self) -> list[str]:
         return [f"linear.epochs={self.linear_epochs}", f"finetune.epochs={self.finetune_epochs}"]
