@@ -26,16 +26,17 @@ PRETRAIN_EXAMPLES = """examples:
 PROBE_EXAMPLES = """examples:
   mcsimclr probe --config configs/probe/default.yaml --mode linear --checkpoint runs/paper/checkpoints/last.ckpt
   mcsimclr probe --config configs/probe/default.yaml --mode finetune --fraction 0.1 --seed 1 \\
-      --checkpoint runs/paper/checkpoints/last.ckpt data.train=data/fsd/clean_train.h5 data.test=data/fsd/test.h5
+      --checkpoint runs/paper/checkpoints/last.ckpt data.train=data/fsd/clean_train.h5 data.dev=data/fsd/dev.h5 \\
+      data.test=data/fsd/test.h5
   mcsimclr probe --config configs/probe/default.yaml --mode random-linear --checkpoint runs/paper/checkpoints/last.ckpt
-  mcsimclr probe --config configs/probe/default.yaml --mode scratch heads.direction=bins optim.lr=0.005
+  mcsimclr probe --config configs/probe/default.yaml --mode scratch finetune.lr_grid=[0.003,0.01,0.03]  # lr on dev
   mcsimclr probe --config configs/probe/default.yaml --mode srp-phat data.test=data/fsd/test.h5   # no learning
 
 modes:
   linear         pretrained encoder frozen (eval mode); two linear heads trained on embeddings computed once
   finetune       pretrained encoder and heads trained together, encoder gradient x finetune.encoder_grad_scale (0.1)
   scratch        the fine-tuning recipe from a random encoder, gradient not scaled (supervised baseline)
-  random-linear  the linear probe of a random encoder (baseline)
+  random-linear  the linear probe of linear.random_draws (3) random encoders, their mean reported (baseline)
   srp-phat       SRP-PHAT of pyroomacoustics.doa on each whole test clip, the file's array; no checkpoint, no training,
                  no class (a classical direction baseline: the report row "SRP-PHAT (no learning)")
   music          the same with MUSIC ("MUSIC (no learning)"); both read data.test only (settings: classical.*)
@@ -140,10 +141,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="--task seld: torch threads (default 1; 2 threads on 2 shared cores ran 10x slower)")
     probe = sub.add_parser(
         "probe", help="evaluate an encoder: linear probe, fine-tuning, label fractions, random/scratch baselines",
-        description="Train heads for event class and azimuth on the labelled split (data.train minus "
-        "data.val_clips validation clips; the epoch is selected on those), then score the test split. Writes a "
-        "result directory (metrics JSON, resolved config, plots) that `mcsimclr report` collects. Protocols: "
-        "docs/evaluation.md. " + DEVICE_POLICY, epilog=PROBE_EXAMPLES,
+        description="Train heads for event class and azimuth on the labelled split (data.train), make every "
+        "choice (L2, epoch, learning rate) on the dev split (data.dev; without one, data.val_clips clips of "
+        "data.train are held out instead, for every protocol alike), then load and score the test split once. "
+        "random-linear averages linear.random_draws random encoders. Writes a result directory (metrics JSON, "
+        "resolved config, plots) that `mcsimclr report` collects. Protocols: docs/evaluation.md. " + DEVICE_POLICY,
+        epilog=PROBE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("--config", type=Path, help="YAML config (configs/probe/*.yaml); without it, the defaults")
     probe.add_argument("--mode", choices=["linear", "finetune", "scratch", "random-linear", "srp-phat", "music"],
