@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(
             cfg, out_dir=str(Path(tmp) / "run"),
             data=dataclasses.replace(cfg.data, train=str(split), num_workers=0),
-            monitor=dataclasses.replace(cfg.monitor, train="", test=""),
+            monitor=dataclasses.replace(cfg.monitor, train="", dev=""),
             log=dataclasses.replace(cfg.log, wandb=False),
             trainer=dataclasses.replace(cfg.trainer, accelerator="gpu" if device.type == "cuda" else "cpu",
                                         devices=1, num_nodes=1, progress_bar=False, log_every_n_steps=10**6))
