@@ -24,6 +24,7 @@ usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -55,11 +56,8 @@ def _data(out: Path, seed: int) -> Path:
     from simulate.config import SimulateConfig
 
     data = out / f"data-s{seed}"
-    plan = DemoPlan.full()
-    overrides = [f"seed={seed}", f"source.synthetic.seed={seed}",
-                 f"source.synthetic.splits={{noisy_train: {plan.noisy_train}, clean_train: {plan.clean_train}, "
-                 f"dev: {DEV_CLIPS}, test: {plan.test}}}"]
-    sim = load_config(SimulateConfig, REPO / plan.simulate_config, overrides)
+    plan = dataclasses.replace(DemoPlan.full(), dev=DEV_CLIPS)
+    sim = load_config(SimulateConfig, REPO / plan.simulate_config, plan.simulate_overrides(seed))
     build(sim, out_dir=data, workers=2, progress=False, log=lambda _: None)
     return data
 

@@ -193,14 +193,14 @@ def fit_dev_heads(heads: ProbeHeads, train: Embedded, dev: Embedded, *,
     every = torch.arange(len(problem.x))
     scores: dict[str, list[float]] = {"accuracy": [], "azimuth_error": []}
     solutions: dict[str, list[Solution]] = {"accuracy": [], "azimuth_error": []}
-    warm: Solution | None = None
+    klass: Solution | None = None
+    direction: Solution | None = None
     for l2 in grid:  # warm start along the path (the direction fit is exact)
-        warm = problem.fit_class(every, l2, warm)
-        direction = problem.fit_direction(every, l2, solutions["azimuth_error"][-1] if solutions["azimuth_error"]
-                                          else None)
-        solutions["accuracy"].append(warm)
+        klass = problem.fit_class(every, l2, klass)
+        direction = problem.fit_direction(every, l2, direction)
+        solutions["accuracy"].append(klass)
         solutions["azimuth_error"].append(direction)
-        out_c = x_dev @ warm[0].T + warm[1]
+        out_c = x_dev @ klass[0].T + klass[1]
         out_d = x_dev @ direction[0].T + direction[1]
         scores["accuracy"].append(100.0 * float((out_c.argmax(dim=1) == dev_label).double().mean()))
         scores["azimuth_error"].append(float(azimuth_error_deg(problem.coding.decode(out_d.float()),

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,6 +232,7 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
     batch = config.trainer.embed_batch_size
     w = config.heads.direction_weight
     cv = config.mode in LINEAR_MODES and config.linear.solver == "cv"
+    l2_solver = config.mode in LINEAR_MODES and config.linear.solver != "sgd"  # no epochs: L2 chosen instead
     log.info("probe %s: %d training clips (fraction %g of %d), %d selection clips (%s), %d test; %s", config.mode,
              len(used), config.fraction, len(train_part), len(selection.clips), selection.source, test_info.n_clips,
              setting)
@@ -335,9 +337,9 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
                     "train_examples": n_examples, "val": len(selection.clips), "test": len(test_clips)},
         "channel_swap_copies": n_sym if config.mode in LINEAR_MODES else None,
         "solver": config.linear.solver if config.mode in LINEAR_MODES else None,
-        "best_epoch": None if config.mode in LINEAR_MODES and config.linear.solver != "sgd" else first.fit.best_epoch,
-        "epochs": None if config.mode in LINEAR_MODES and config.linear.solver != "sgd" else epochs,
-        "steps_per_epoch": None if config.mode in LINEAR_MODES and config.linear.solver != "sgd" else steps,
+        "best_epoch": None if l2_solver else first.fit.best_epoch,
+        "epochs": None if l2_solver else epochs,
+        "steps_per_epoch": None if l2_solver else steps,
         "select_on": None if cv else ("dev score per head" if config.mode in LINEAR_MODES
                                       and config.linear.solver == "dev" else config.optim.select_on),
         "lr": first.lr, "random_draws": len(fitted) if config.mode == "random-linear" else None,
@@ -356,7 +358,7 @@ def run_probe(config: ProbeConfig, *, overwrite: bool = False, allow_cpu: bool =
     val = first.fit.best_val
     chosen = (f"L2 {val['l2_class']:g} (class), {val['l2_direction']:g} (direction) by "
               + (f"{val['folds']}-fold cross-validation" if cv else "the dev split")
-              if config.mode in LINEAR_MODES and config.linear.solver != "sgd"
+              if l2_solver
               else f"best epoch {first.fit.best_epoch}" + (f", lr {first.lr:g}" if sweep else ""))
     log.info("probe %s: accuracy %.1f %%, azimuth error %.1f deg (mean)%s, %s; %s", config.mode,
              metrics["accuracy"], metrics["azimuth_error_mean"], f" over {len(fitted)} draws" if many else "",
@@ -399,13 +401,17 @@ def _classical(config: ProbeConfig, *, overwrite: bool) -> ProbeOutcome:
 def _embed_frozen(encoder: SpatialEncoder, store: ClipStore, clips: np.ndarray, *, crop: int, hop: int, batch: int,
                   autocast_dtype: torch.dtype | None, swap: ChannelSwap | None = None) -> Embedded:
     """Window-averaged embeddings of whole clips by a frozen encoder (eval mode, no gradient)."""
-    device = store.device
+    return embed_clips(_frozen_forward(encoder, store.device, autocast_dtype), store, clips, window=crop, hop=hop,
+                       batch_size=batch, swap=swap)
 
-    def embed(x: torch.Tensor) -> torch.Tensor:
+
+def _frozen_forward(encoder: SpatialEncoder, device: torch.device,
+                    autocast_dtype: torch.dtype | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``audio (batch, mics, samples) -> embedding (batch, dim)`` by ``encoder`` under the run's autocast."""
+    def forward(x: torch.Tensor) -> torch.Tensor:
         with autocast_context(device, autocast_dtype):
             return encoder(x)
-
-    return embed_clips(embed, store, clips, window=crop, hop=hop, batch_size=batch, swap=swap)
+    return forward
 
 
 def _linear(config: ProbeConfig, encoder: SpatialEncoder, heads: ProbeHeads, train_store: ClipStore,
@@ -420,16 +426,11 @@ def _linear(config: ProbeConfig, encoder: SpatialEncoder, heads: ProbeHeads, tra
         the fit, the number of training examples (clips x ChannelSwap copies), steps per epoch and epochs (0 for the
         L2 solvers).
     """
-    device = train_store.device
     encoder.eval()  # and every forward below runs under torch.no_grad (embed_clips)
-
-    def embed(x: torch.Tensor) -> torch.Tensor:
-        with autocast_context(device, autocast_dtype):
-            return encoder(x)
-
     if config.linear.bn_stats == "recompute":
         recompute_bn_stats(encoder, (a for _, a in window_batches(train_store, used, window=crop, hop=hop,
-                                                                  batch_size=batch, swap=swap)), forward=embed)
+                                                                  batch_size=batch, swap=swap)),
+                           forward=_frozen_forward(encoder, train_store.device, autocast_dtype))
     frozen = {"crop": crop, "hop": hop, "batch": batch, "autocast_dtype": autocast_dtype}
     train = _embed_frozen(encoder, train_store, used, swap=swap, **frozen)
     if config.linear.solver == "cv":
