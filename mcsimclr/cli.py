@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "without learning for direction) and print the paper-style table, then the margin of the pretrained "
         "encoder's linear probe over a random encoder's "
         "(paired over the test clips, with a bootstrap interval). Every choice is made on the dev split, test is "
-        "scored once. About 14 minutes on 2 CPU cores; no download. "
+        "scored once. About 12 minutes on 2 CPU cores; no download. "
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
         "--device cuda --out runs/demo-big\n  mcsimclr demo --task seld --seed 100 --out runs/demo-seld-100",

@@ -8,7 +8,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from mcsimclr.core.h5schema import SpatialClipsFile
-from mcsimclr.data import ClipsDataset, ClipStore, choose_data_mode, draw_starts, gather_crops, pad_collate
+from mcsimclr.data import (
+    ClipsDataset,
+    ClipStore,
+    choose_data_mode,
+    draw_near,
+    draw_starts,
+    gather_crops,
+    pad_collate,
+)
 from simulate.cli import main
 
 CROP = 8000  # 0.5 s at 16 kHz: tiny.yaml clips are 0.3-1.5 s, so some are shorter than a crop
@@ -52,6 +60,45 @@ def test_draw_starts_stay_inside_and_cover_the_range():
     assert abs(first.float().mean().item() - 42) < 2
     again = draw_starts(lengths, 16, generator=torch.Generator().manual_seed(0))
     assert torch.equal(starts, again)
+
+
+def test_draw_near_stays_inside_within_the_shift_and_covers_it():
+    lengths = torch.tensor([100, 10, 16, 40] * 3000)
+    g = torch.Generator().manual_seed(0)
+    first = draw_starts(lengths, 16, generator=g)
+    second = draw_near(first, lengths, 16, 5, generator=g)
+    assert torch.all(second >= 0) and torch.all(second <= (lengths - 16).clamp(min=0))
+    assert torch.all((second - first).abs() <= 5)
+    inner = (lengths == 100) & (first >= 5) & (first <= 79)  # no clamping: every shift in [-5, 5] equally likely
+    counts = torch.bincount((second - first)[inner] + 5, minlength=11).float()
+    assert counts.numel() == 11 and counts.min() > 0.8 * counts.mean()
+    assert torch.equal(draw_near(first, lengths, 16, 0, generator=g), first)  # shift 0: the same span
+    with pytest.raises(ValueError, match="max_shift must be >= 0"):
+        draw_near(first, lengths, 16, -1)
+
+
+def test_near_pairs_overlap_in_the_store_and_the_dataset(split_file):
+    store = ClipStore(split_file, device="cpu", dtype=torch.float32)
+    idx = torch.arange(len(store))
+    a, b = store.pairs(idx, CROP, max_shift=0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)  # shift 0: two copies of one crop (the augmentations make the views)
+    # the default (independent) pair draws exactly what two calls of `crops` draw: earlier runs are unchanged
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    pair = store.pairs(idx, CROP, generator=g1)
+    assert torch.equal(pair[0], store.crops(idx, CROP, generator=g2))
+    assert torch.equal(pair[1], store.crops(idx, CROP, generator=g2))
+    shift = 400
+    ds = ClipsDataset(split_file, crop_samples=CROP, views=2, seed=3, max_shift=shift)
+    with SpatialClipsFile(split_file) as f:
+        for item in (ds[i] for i in range(len(ds))):
+            clip = f.audio(item["index"])
+            found = []
+            for view in item["audio"].numpy():
+                found.append(next(s for s in range(max(clip.shape[1] - CROP, 0) + 1)
+                                  if np.array_equal(reference_crop(clip, s, CROP), view)))
+            assert abs(found[0] - found[1]) <= shift
+    with pytest.raises(ValueError, match="max_shift must be >= 0"):
+        ClipsDataset(split_file, crop_samples=CROP, views=2, max_shift=-1)
 
 
 def test_dataset_pairs_are_slices_of_the_file(split_file):

@@ -175,3 +175,17 @@ def test_pretraining_takes_a_scene_file_and_the_probe_refuses_one(scenes, tmp_pa
                      f"data.train={scenes / 'train.h5'}", f"data.test={scenes / 'test.h5'}",
                      f"out_dir={tmp_path / 'probe'}"]) == 2
     assert "a scene file (`simulate scenes`, labels per frame)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["device", "stream"])
+def test_pretraining_on_scenes_with_near_pairs(scenes, tmp_path, capsys, mode):
+    """Views within 0.1 s of each other (both views of a scene hold the same events), in both data modes."""
+    out = tmp_path / "run"
+    assert mcsimclr(["pretrain", "--config", "configs/pretrain/tiny.yaml", f"data.train={scenes / 'train.h5'}",
+                     f"out_dir={out}", "optim.epochs=1", "optim.warmup_epochs=0", f"data.mode={mode}",
+                     "data.num_workers=0", "data.pair_max_shift_seconds=0.1"]) == 0
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert "pair_max_shift_seconds: 0.1" in (out / "config.yaml").read_text()
+    assert mcsimclr(["pretrain", "--config", "configs/pretrain/tiny.yaml", f"data.train={scenes / 'train.h5'}",
+                     f"out_dir={tmp_path / 'bad'}", "data.pair_max_shift_seconds=-0.5"]) == 2
+    assert "pair_max_shift_seconds must be >= 0 or null, got -0.5" in capsys.readouterr().err

@@ -2,6 +2,6 @@
 
 from mcsimclr.data.clip_store import ClipStore, choose_data_mode
 from mcsimclr.data.clips_dataset import ClipsDataset, pad_collate
-from mcsimclr.data.crops import draw_starts, gather_crops
+from mcsimclr.data.crops import draw_near, draw_starts, gather_crops
 
-__all__ = ["ClipStore", "ClipsDataset", "choose_data_mode", "draw_starts", "gather_crops", "pad_collate"]
+__all__ = ["ClipStore", "ClipsDataset", "choose_data_mode", "draw_near", "draw_starts", "gather_crops", "pad_collate"]

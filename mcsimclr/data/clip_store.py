@@ -17,7 +17,7 @@ import torch
 
 from mcsimclr.core.h5schema import SpatialClipsFile
 from mcsimclr.data.clips_dataset import LABEL_FIELDS
-from mcsimclr.data.crops import draw_starts, gather_crops
+from mcsimclr.data.crops import draw_near, draw_starts, gather_crops
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,18 @@ class ClipStore:
         starts = draw_starts(lengths, crop, generator=generator)
         return gather_crops(self.audio, self.offsets[indices], lengths, starts, crop).float()
 
-    def pairs(self, indices: torch.Tensor, crop: int, *,
+    def pairs(self, indices: torch.Tensor, crop: int, *, max_shift: int | None = None,
               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two independent random crops of each clip (a positive pair): two ``(n, mics, crop)`` float32."""
-        return (self.crops(indices, crop, generator=generator), self.crops(indices, crop, generator=generator))
+        """Two random crops of each clip (a positive pair): two ``(n, mics, crop)`` float32.
+
+        ``max_shift`` ``None``: two independent crops anywhere in the clip (the paper's pair); an integer: the
+        second crop starts within ``max_shift`` samples of the first (:func:`draw_near`), so that in a long
+        multi-event recording both views hold the same events from the same directions.
+        """
+        if max_shift is None:
+            return (self.crops(indices, crop, generator=generator), self.crops(indices, crop, generator=generator))
+        lengths, offsets = self.lengths[indices], self.offsets[indices]
+        first = draw_starts(lengths, crop, generator=generator)
+        second = draw_near(first, lengths, crop, max_shift, generator=generator)
+        return (gather_crops(self.audio, offsets, lengths, first, crop).float(),
+                gather_crops(self.audio, offsets, lengths, second, crop).float())

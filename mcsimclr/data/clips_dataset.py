@@ -24,17 +24,23 @@ class ClipsDataset(Dataset):
         path: a split file.
         crop_samples: crop length; ``None`` returns whole clips (batch them with ``pad_collate``).
         views: 1 (one crop) or 2 (two crops of the same clip: a positive pair).
+        max_shift: with 2 views: ``None`` draws the two crops independently anywhere in the clip; an integer
+            draws the second within ``max_shift`` samples of the first (uniform shift, kept inside the clip).
         seed: crop seed.
         indices: a subset of clips (default all).
 
     Items: ``{"audio": (mics, samples)`` or ``(views, mics, crop)`` float32, ``"index"``, ``"length"``, and the
-    label fields ``label, azimuth_deg, elevation_deg, distance_m, rt60_measured, rt60_target``}.
+    label fields ``label, azimuth_deg, elevation_deg, distance_m, rt60_measured, rt60_target`` the file has (a
+    clip file has them all; a scene file, whose labels are per frame, none)}.
     """
 
     def __init__(self, path: str | Path, *, crop_samples: int | None = None, views: int = 1, seed: int = 0,
-                 indices: np.ndarray | None = None) -> None:
+                 max_shift: int | None = None, indices: np.ndarray | None = None) -> None:
         if views not in (1, 2):
             raise ValueError(f"views must be 1 or 2, got {views}")
+        if max_shift is not None and max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0 samples or None, got {max_shift}")
+        self.max_shift = max_shift
         if crop_samples is not None and crop_samples < 1:
             raise ValueError(f"crop_samples must be >= 1 or None, got {crop_samples}")
         self.file = SpatialClipsFile(path)
@@ -42,7 +48,7 @@ class ClipsDataset(Dataset):
         with self.file as f:
             self.offsets = f.column("offsets")
             self.lengths = f.column("lengths")
-            self.labels = {k: f.column(k) for k in LABEL_FIELDS}
+            self.labels = {k: f.column(k) for k in LABEL_FIELDS if k in f._h5()}  # scene files: none of them
         self.indices = np.arange(len(self.lengths)) if indices is None else np.asarray(indices, dtype=np.int64)
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,7 +69,13 @@ class ClipsDataset(Dataset):
             return out
         crop = self.crop_samples
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        starts = rng.integers(0, max(length - crop, 0) + 1, size=self.views)
+        last = max(length - crop, 0)
+        if self.views == 2 and self.max_shift is not None:
+            first = int(rng.integers(0, last + 1))
+            second = min(max(first + int(rng.integers(-self.max_shift, self.max_shift + 1)), 0), last)
+            starts = np.array([first, second])
+        else:
+            starts = rng.integers(0, last + 1, size=self.views)
         views = np.zeros((self.views, h5.shape[0], crop), dtype=np.float32)
         for v, s in enumerate(starts):
             n = min(crop, length - int(s))

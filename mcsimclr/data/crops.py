@@ -23,6 +23,29 @@ def draw_starts(lengths: torch.Tensor, crop: int, *, generator: torch.Generator 
     return torch.minimum((u * span).long(), span - 1)
 
 
+def draw_near(starts: torch.Tensor, lengths: torch.Tensor, crop: int, max_shift: int, *,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """A second start per clip within ``max_shift`` samples of ``starts`` (uniform integer shift), kept inside the
+    range :func:`draw_starts` draws from: the second view of a positive pair that covers nearly the same span.
+
+    Args:
+        starts: the first views' starts ``(n,)`` int64.
+        lengths: clip lengths in samples ``(n,)`` int64.
+        crop: crop length in samples.
+        max_shift: the largest shift in samples (>= 0; 0 gives the same start).
+        generator: on ``lengths.device``; ``None`` uses the global generator.
+
+    Returns:
+        ``(n,)`` int64 starts in ``[0, max(length - crop, 0)]``, each within ``max_shift`` of its ``starts``.
+    """
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0 samples, got {max_shift}")
+    span = (lengths - crop).clamp(min=0) + 1
+    u = torch.rand(lengths.shape, generator=generator, device=lengths.device, dtype=torch.float64)
+    shift = torch.minimum((u * (2 * max_shift + 1)).long(), torch.full_like(starts, 2 * max_shift)) - max_shift
+    return torch.minimum((starts + shift).clamp(min=0), span - 1)
+
+
 def gather_crops(audio: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor,
                  crop: int) -> torch.Tensor:
     """Cut crops out of the concatenated audio of a split; positions past a clip's end are zeros.

@@ -17,10 +17,16 @@ class DataConfig:
     ``mode``: ``device`` holds the whole training split in device memory and draws crops there (no DataLoader
     in the loop), ``stream`` reads crops from HDF5 with DataLoader workers, ``auto`` picks ``device`` when
     the split fits in half of the device's free memory. The choice is logged.
+
+    ``pair_max_shift_seconds``: ``null`` (the paper's pair) draws the two views of a clip independently anywhere in
+    it; a number draws the second view's start within that many seconds of the first's, so that both views of a
+    long multi-event scene hold the same events from the same directions (two independent 0.5 s crops of a 5 s
+    scene mostly share only the room and the noise).
     """
 
     train: str = ""
     crop_seconds: float = 1.0
+    pair_max_shift_seconds: float | None = None
     mode: Literal["auto", "device", "stream"] = "auto"
     store_dtype: Literal["float16", "float32"] = "float16"
     num_workers: int = 2
@@ -28,6 +34,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.crop_seconds <= 0:
             raise ValueError(f"crop_seconds must be > 0, got {self.crop_seconds}")
+        if self.pair_max_shift_seconds is not None and self.pair_max_shift_seconds < 0:
+            raise ValueError(f"pair_max_shift_seconds must be >= 0 or null, got {self.pair_max_shift_seconds}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
 

@@ -62,8 +62,10 @@ class PretrainData(L.LightningDataModule):
     """
 
     def __init__(self, *, path: str, crop_samples: int, batch_size: int, mode: str = "auto",
-                 store_dtype: torch.dtype = torch.float16, num_workers: int = 2, seed: int = 0) -> None:
+                 store_dtype: torch.dtype = torch.float16, num_workers: int = 2, seed: int = 0,
+                 max_shift: int | None = None) -> None:
         super().__init__()
+        self.max_shift = max_shift
         self.path, self.crop_samples, self.batch_size = path, crop_samples, batch_size
         self.requested_mode, self.store_dtype, self.num_workers, self.seed = mode, store_dtype, num_workers, seed
         self.mode: str | None = None
@@ -87,7 +89,8 @@ class PretrainData(L.LightningDataModule):
             self.dataset = IndexBatches(self.n_clips, batch_size=self.batch_size, seed=self.seed, rank=rank,
                                         world_size=world)
         else:
-            self.dataset = ClipsDataset(self.path, crop_samples=self.crop_samples, views=2, seed=self.seed)
+            self.dataset = ClipsDataset(self.path, crop_samples=self.crop_samples, views=2, seed=self.seed,
+                                        max_shift=self.max_shift)
             # Sharding is ours in both modes (the Trainer's use_distributed_sampler is off): equal, seeded
             # shards per process, a new shuffle per epoch, incomplete batches dropped.
             self.sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True,

@@ -72,7 +72,7 @@ class SimCLRModule(L.LightningModule):
         if isinstance(batch, torch.Tensor) and batch.dtype == torch.int64:
             store = self.trainer.datamodule.store
             g = step_generator(seed=self.seed, rank=self.global_rank, step=self.global_step, device=batch.device)
-            a, b = store.pairs(batch, self.crop_samples, generator=g)
+            a, b = store.pairs(batch, self.crop_samples, max_shift=self.trainer.datamodule.max_shift, generator=g)
             return torch.stack([a, b], dim=1)
         return batch["audio"]
 

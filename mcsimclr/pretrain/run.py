@@ -131,7 +131,9 @@ def prepare_run(config: PretrainConfig, *, resume: bool = False, allow_cpu: bool
                           seed=config.seed, config_yaml=config_yaml)
     data = PretrainData(path=str(info.path), crop_samples=crop, batch_size=config.optim.batch_size,
                         mode=config.data.mode, store_dtype=getattr(torch, config.data.store_dtype),
-                        num_workers=config.data.num_workers, seed=config.seed)
+                        num_workers=config.data.num_workers, seed=config.seed,
+                        max_shift=None if config.data.pair_max_shift_seconds is None
+                        else seconds_to_samples(config.data.pair_max_shift_seconds, config.features.sample_rate))
     module.steps_per_epoch = max(info.n_clips // (config.optim.batch_size * world), 1)
 
     out.mkdir(parents=True, exist_ok=True)
