@@ -133,10 +133,9 @@ class ClipStore:
         second crop starts within ``max_shift`` samples of the first (:func:`draw_near`), so that in a long
         multi-event recording both views hold the same events from the same directions.
         """
-        if max_shift is None:
-            return (self.crops(indices, crop, generator=generator), self.crops(indices, crop, generator=generator))
         lengths, offsets = self.lengths[indices], self.offsets[indices]
         first = draw_starts(lengths, crop, generator=generator)
-        second = draw_near(first, lengths, crop, max_shift, generator=generator)
+        second = (draw_starts(lengths, crop, generator=generator) if max_shift is None
+                  else draw_near(first, lengths, crop, max_shift, generator=generator))
         return (gather_crops(self.audio, offsets, lengths, first, crop).float(),
                 gather_crops(self.audio, offsets, lengths, second, crop).float())
