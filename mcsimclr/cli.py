@@ -126,18 +126,24 @@ def _parser() -> argparse.ArgumentParser:
         "scored once. About 12 minutes on 2 CPU cores; no download. "
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
-        "--device cuda --out runs/demo-big\n  mcsimclr demo --task seld --seed 100 --out runs/demo-seld-100",
+        "--device cuda --out runs/demo-big\n  mcsimclr demo --task seld --seed 100 --out runs/demo-seld-100\n"
+        "  mcsimclr demo --task seld --scale 10 --pretrain-on clips --device cuda --out runs/demo-seld-x10",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--task", choices=("clips", "seld"), default="clips",
                       help="clips: the clip table (default); seld: scenes, SELD four ways and SRP-PHAT (about 10 min)")
     demo.add_argument("--out", type=Path, default=None,
                       help="output directory (default runs/demo, or runs/demo-seld with --task seld)")
     demo.add_argument("--quick", action="store_true", help="tiny sizes: checks every stage in a minute or two")
-    demo.add_argument("--scale", type=float, default=1.0, help="multiply clip counts and stage times (default 1)")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="multiply the clip counts (--task seld: the scene and source-clip counts; the epochs stay) "
+                      "and the stage time estimates (default 1; for a GPU)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data, the pretraining and the probes")
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                       help="auto: a CUDA GPU if there is one; cuda without CUDA is an error")
     demo.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    demo.add_argument("--pretrain-on", choices=("scenes", "clips"), default=None,
+                      help="--task seld: pretrain on the train scenes (default) or on unlabelled single-event "
+                      "clips simulated for it (the paper's setting; about 2 min more; docs/results.md, SELD)")
     demo.add_argument("--threads", type=int, default=1,
                       help="--task seld: torch threads (default 1; 2 threads on 2 shared cores ran 10x slower)")
     probe = sub.add_parser(
@@ -275,16 +281,19 @@ def _demo(args: argparse.Namespace) -> int:
     from mcsimclr.probe.run import ProbeError
 
     try:
+        if args.quick and args.scale != 1.0:
+            raise DemoError(f"--quick and --scale {args.scale:g} together: --quick has one (tiny) size")
         if args.task == "seld":
             from mcsimclr.demo.seld_plan import SeldDemoPlan
             from mcsimclr.demo.seld_run import run_seld_demo
 
-            if args.scale != 1.0:
-                raise DemoError(f"--scale {args.scale:g}: the SELD demo has one size (--quick for the tiny one)")
-            run_seld_demo(out=args.out or Path("runs/demo-seld"),
-                          plan=SeldDemoPlan.quick() if args.quick else SeldDemoPlan.full(), seed=args.seed,
-                          device=args.device, overwrite=args.overwrite, threads=args.threads)
+            on = args.pretrain_on or "scenes"
+            plan = SeldDemoPlan.quick(pretrain_on=on) if args.quick else SeldDemoPlan.full(args.scale, pretrain_on=on)
+            run_seld_demo(out=args.out or Path("runs/demo-seld"), plan=plan, seed=args.seed, device=args.device,
+                          overwrite=args.overwrite, threads=args.threads)
             return 0
+        if args.pretrain_on is not None:
+            raise DemoError("--pretrain-on is for --task seld (the clip demo pretrains on its unlabelled clips)")
         plan = DemoPlan.quick() if args.quick else DemoPlan.full(args.scale)
         run_demo(out=args.out or Path("runs/demo"), plan=plan, seed=args.seed, device=args.device,
                  overwrite=args.overwrite)

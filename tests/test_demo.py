@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import runpy
 from pathlib import Path
 
+import h5py
 import pytest
+import yaml
 
 from mcsimclr.cli import main
 from mcsimclr.demo.plan import MODES, DemoPlan
-from mcsimclr.demo.run import CHECKOUT, DemoError, config_file
+from mcsimclr.demo.run import CHECKOUT, DemoError, config_file, simulation_workers
 from mcsimclr.demo.seld_plan import SELD_CLASSICAL, SELD_MODES, SeldDemoPlan
 from mcsimclr.demo.stages import Stages
 
@@ -102,6 +105,73 @@ def test_plan_scales_and_rejects_bad_scale():
         DemoPlan.full(0)
 
 
+def test_seld_plan_scales_counts_and_times_not_epochs():
+    base, big = SeldDemoPlan.full(), SeldDemoPlan.full(10)
+    assert base == SeldDemoPlan.full(1.0) and base.scenes == (120, 20, 40) and base.clips == (600, 100, 200)
+    assert big.scenes == (1200, 200, 400) and big.clips == (6000, 1000, 2000)
+    assert (big.pretrain_epochs, big.linear_epochs, big.finetune_epochs) == (base.pretrain_epochs, base.linear_epochs,
+                                                                             base.finetune_epochs)
+    assert big.expected_seconds[:4] == pytest.approx([10 * t for t in base.expected_seconds[:4]])
+    assert "scene.splits={train: 1200, dev: 200, test: 400}" in big.simulate_overrides(3)
+    assert min(SeldDemoPlan.full(0.001).scenes) == 2
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="scale must be > 0"):
+            SeldDemoPlan.full(bad)
+
+
+def test_seld_plan_pretraining_on_clips():
+    plan, quick = SeldDemoPlan.full(pretrain_on="clips"), SeldDemoPlan.quick(pretrain_on="clips")
+    assert (plan.pretrain_clips, plan.pretrain_epochs, plan.pretrain_warmup, plan.pretrain_batch) == (600, 14, 1, 64)
+    scenes = SeldDemoPlan.full()
+    assert scenes == SeldDemoPlan.full(pretrain_on="scenes") and plan.scenes == scenes.scenes
+    assert plan.clips == scenes.clips
+    assert (scenes.pretrain_clips, scenes.pretrain_epochs, scenes.pretrain_warmup, scenes.pretrain_batch) == (0, 60, 5,
+                                                                                                             32)
+    assert SeldDemoPlan.full(2, pretrain_on="clips").pretrain_clips == 1200
+    assert plan.clip_overrides(5) == ["seed=5", "source.synthetic.seed=5", "source.synthetic.splits={noisy_train: 600}"]
+    assert quick.pretrain_clips == 16 and SeldDemoPlan.quick() == SeldDemoPlan.quick(pretrain_on="scenes")
+    assert SeldDemoPlan.quick().pretrain_clips == 0
+    for make in (SeldDemoPlan.full, SeldDemoPlan.quick):
+        with pytest.raises(ValueError, match="pretrain_on must be one of scenes, clips, got 'test'"):
+            make(pretrain_on="test")
+
+
+def test_quick_seld_demo_pretrains_on_clips_or_on_the_scenes(tmp_path, capsys):
+    """`--pretrain-on clips`: the pretraining reads the simulated clip file (its noisy_train split only, 16 clips of
+    the scenes' seed) and every SELD mode runs on that checkpoint; `--pretrain-on scenes` (the default) pretrains on
+    the train scenes and simulates no clip."""
+    out = tmp_path / "seld"
+    assert main(["demo", "--task", "seld", "--quick", "--pretrain-on", "clips", "--seed", "3", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert "pretrain the encoder on 16 unlabelled clips" in capsys.readouterr().out
+    clips = out / "data" / "clips" / "noisy_train.h5"
+    assert sorted(p.name for p in clips.parent.glob("*.h5")) == ["noisy_train.h5"]
+    with h5py.File(clips) as f:
+        assert int(f.attrs["n_clips"]) == 16 and f.attrs["split"] == "noisy_train" and f["label"].shape == (16,)
+    pre = yaml.safe_load((out / "pretrain" / "config.yaml").read_text())
+    assert Path(pre["data"]["train"]) == clips and pre["seed"] == 3
+    with open(out / "table.csv") as fh:
+        assert [r["mode"] for r in csv.DictReader(fh)] == [*SELD_MODES, *SELD_CLASSICAL]
+    for mode in ("linear", "finetune"):
+        run = json.loads((out / "seld" / mode / "metrics.json").read_text())["run"]
+        assert Path(run["checkpoint"]) == out / "pretrain" / "checkpoints" / "last.ckpt"
+    other = tmp_path / "on-scenes"
+    assert main(["demo", "--task", "seld", "--quick", "--pretrain-on", "scenes", "--out", str(other),
+                 "--device", "cpu"]) == 0
+    assert "pretrain the encoder on the train scenes" in capsys.readouterr().out
+    assert not (other / "data" / "clips").exists()
+    assert Path(yaml.safe_load((other / "pretrain" / "config.yaml").read_text())["data"]["train"]) == (
+        other / "data" / "train.h5")
+    assert (other / "table.csv").is_file()
+    assert main(["demo", "--pretrain-on", "clips", "--quick", "--out", str(tmp_path / "clip-demo")]) == 2
+    assert "--pretrain-on is for --task seld" in capsys.readouterr().err
+
+
+def test_simulation_workers_follow_the_cores_within_2_to_16():
+    n = simulation_workers()
+    assert 2 <= n <= 16 and (n == 2 or n == min(len(os.sched_getaffinity(0)), 16))
+
+
 def test_quick_seld_demo_end_to_end(tmp_path, capsys):
     """`mcsimclr demo --task seld --quick`: real tiny scenes, pretraining, the four SELD modes, SRP-PHAT and MUSIC;
     every number in the table is in its metric's range, the rows measure what they say, and the direction line
@@ -135,8 +205,11 @@ def test_quick_seld_demo_end_to_end(tmp_path, capsys):
     assert all(f"{m} (" in line for m in losers) and bool(line) == bool(losers)
     assert main(["demo", "--task", "seld", "--quick", "--out", str(out)]) == 2
     assert "not empty; pass --overwrite" in capsys.readouterr().err
-    assert main(["demo", "--task", "seld", "--scale", "2", "--out", str(tmp_path / "other")]) == 2
-    assert "the SELD demo has one size" in capsys.readouterr().err
+    assert main(["demo", "--task", "seld", "--quick", "--scale", "2", "--out", str(tmp_path / "other")]) == 2
+    assert "--quick and --scale 2 together" in capsys.readouterr().err
+    assert main(["demo", "--task", "seld", "--scale", "0", "--out", str(tmp_path / "other")]) == 2  # reaches the plan
+    assert "scale must be > 0, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
 
 
 def test_seld_plan_overrides_name_every_split():

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
+import h5py
 import numpy as np
 import pytest
 import soundfile as sf
@@ -22,7 +24,7 @@ from mcsimclr.core.scene_schema import open_scene_file
 from simulate.cli import main
 from simulate.dcase.classes import STARSS23_CLASSES
 from simulate.dcase.csv_format import read_dcase_csv
-from simulate.scenes.recorded import RecordedSceneRenderer, label_events
+from simulate.scenes.recorded import RecordedSceneRenderer, hold_out, label_events
 
 SR = 24000
 HOP = 2400  # 100 ms at 24 kHz
@@ -59,9 +61,12 @@ def make_starss(root: Path) -> Path:
     return root
 
 
-def scenes(root: Path, out: Path, *args: str) -> int:
+NO_HOLD_OUT = "source.dcase.hold_out.split=''"  # the tests of the folds alone; the hold-out has tests of its own
+
+
+def scenes(root: Path, out: Path, *args: str, hold_out: bool = False) -> int:
     return main(["scenes", "--config", str(CONFIG), "--out", str(out), "--no-progress", f"source.dcase.root={root}",
-                 FOLDS, *args])
+                 FOLDS, *([] if hold_out else [NO_HOLD_OUT]), *args])
 
 
 def sha(path: Path) -> str:
@@ -253,3 +258,52 @@ def test_a_split_without_recordings_is_refused(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert "split 'test': its folds dev-test-sony" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_hold_out_draws_a_fraction_of_each_fold_never_a_whole_one() -> None:
+    recs = [SimpleNamespace(fold=f, name=f"{f}-{i}") for f, n in (("a", 10), ("b", 3), ("c", 1)) for i in range(n)]
+    kept, held = hold_out(recs, fraction=0.2, seed=0)
+    assert [r.fold for r in held].count("a") == 2 and [r.fold for r in held].count("b") == 1
+    assert "c" not in [r.fold for r in held]  # a fold of one recording stays whole
+    assert sorted(id(r) for r in kept + held) == sorted(id(r) for r in recs) and not set(map(id, kept)) & set(
+        map(id, held))
+    assert kept == [r for r in recs if r in kept] and held == [r for r in recs if r in held]  # input order
+    assert hold_out(recs, fraction=0.2, seed=0) == (kept, held)
+    assert any(hold_out(recs, fraction=0.2, seed=s)[1] != held for s in range(1, 6))
+    assert len(hold_out(recs, fraction=0.99, seed=0)[0]) == 3  # one left of each fold
+
+
+def test_the_starss_config_holds_out_a_dev_split_of_train_recordings(tmp_path: Path) -> None:
+    """The config's own hold-out: one of the two Sony train recordings becomes dev.h5, with its WAV samples; the
+    test fold is untouched; building dev alone gives the same file."""
+    root = make_starss(tmp_path / "starss")
+    assert scenes(root, tmp_path / "out", hold_out=True) == 0
+    ids = {}
+    for split in ("train", "dev", "test"):
+        with open_scene_file(tmp_path / "out" / f"{split}.h5") as f:
+            ids[split] = list(f.column("source_id"))
+    sony = {f"dev-train-sony/{n}" for fold, n in RECORDINGS if fold == "dev-train-sony"}
+    assert len(ids["dev"]) == 1 and set(ids["train"]) | set(ids["dev"]) == sony and not set(ids["train"]) & set(
+        ids["dev"])
+    assert ids["test"] == ["dev-test-tau/fold4_room2_mix001"]
+    with h5py.File(tmp_path / "out" / "dev.h5") as f:
+        assert "dev from train" in str(f.attrs["hold_out"]) and list(f.attrs["folds"]) == ["dev-train-sony"]
+        name = ids["dev"][0].split("/")[1]
+        wav, _ = sf.read(str(root / "mic_dev" / "dev-train-sony" / f"{name}.wav"), dtype="float32")
+    with open_scene_file(tmp_path / "out" / "dev.h5") as f:
+        np.testing.assert_allclose(f.audio(0), wav.T, atol=1e-7)
+    assert scenes(root, tmp_path / "alone", "--splits", "dev", hold_out=True) == 0
+    assert sha(tmp_path / "alone" / "dev.h5") == sha(tmp_path / "out" / "dev.h5")
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("source.dcase.hold_out.split=test", "hold_out.split 'test' is already a split"),
+    ("source.dcase.hold_out.source=valid", "hold_out.source 'valid' is not a split of dcase.folds"),
+    ("source.dcase.hold_out.fraction=1.0", "hold_out.fraction must be in (0, 1), got 1.0"),
+    ("source.dcase.hold_out.source=test", "no fold of split 'test' has 2 or more recordings"),
+])
+def test_a_bad_hold_out_is_refused(tmp_path: Path, capsys, override: str, message: str) -> None:
+    root = make_starss(tmp_path / "starss")
+    assert scenes(root, tmp_path / "out", override, hold_out=True) == 2
+    assert message in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("*.h5"))

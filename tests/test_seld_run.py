@@ -304,6 +304,9 @@ def test_other_errors(scenes, checkpoint, tmp_path, capsys):
     assert "whole number" in capsys.readouterr().err
     assert main(seld_args(scenes, tmp_path / "c", "--checkpoint", str(checkpoint), "data.dev=")) == 2
     assert "data.dev" in capsys.readouterr().err
+    assert main(seld_args(scenes, tmp_path / "c", "--checkpoint", str(checkpoint), "data.dev=''")) == 2
+    err = capsys.readouterr().err
+    assert "data.dev must name scene files" in err and "source.dcase.hold_out makes one" in err
     assert main(seld_args(scenes, tmp_path / "d", "--checkpoint", str(checkpoint))) == 0
     assert main(seld_args(scenes, tmp_path / "d", "--checkpoint", str(checkpoint))) == 2
     assert "--overwrite" in capsys.readouterr().err
@@ -379,3 +382,26 @@ def test_distance_head_follows_the_data(scenes, checkpoint, tmp_path, capsys):
     assert main(seld_args(scenes, tmp_path / "true", "--checkpoint", str(checkpoint), f"data.train={train}",
                           "heads.distance=true")) == 2
     assert "heads.distance=true" in capsys.readouterr().err
+
+
+def test_the_trial_script_frame_diagnostics_count_class_frames_and_active_frames(scenes, tmp_path):
+    """scripts/seld_dev_trials.py's sed_f1 on the labels themselves (1, 1), on nothing predicted (0, 0), and on every
+    event given the next class (0 for SED, 1 for activity)."""
+    import runpy
+
+    from mcsimclr.core.scene_schema import open_scene_file
+    from mcsimclr.seld.evaluate import labels_arrays
+
+    sed_f1 = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "seld_dev_trials.py"), run_name="x")["sed_f1"]
+    with open_scene_file(scenes / "dev.h5") as f:
+        labels, n_classes = [f.labels(i) for i in range(len(f))], len(f.class_names)
+    arrays = labels_arrays(labels)
+    assert sum(int(a.sum()) for k, a in arrays.items() if k.endswith("_active")) > 0
+    cases = {"same": arrays, "none": {k: np.zeros_like(a) if k.endswith("_active") else a for k, a in arrays.items()},
+             "next": {k: np.where(a >= 0, (a + 1) % n_classes, a) if k.endswith("_class_index") else a
+                      for k, a in arrays.items()}}
+    got = {}
+    for name, z in cases.items():
+        np.savez(tmp_path / f"{name}.npz", **z)
+        got[name] = sed_f1(tmp_path / f"{name}.npz", scenes / "dev.h5", n_classes)
+    assert got == {"same": (1.0, 1.0), "none": (0.0, 0.0), "next": (0.0, 1.0)}

@@ -12,6 +12,7 @@ Stages (each reuses the project's own commands as functions, with the configs in
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,12 @@ def config_file(path: str) -> Path:
         return CHECKOUT / given
     raise DemoError(f"config file {path} not found in the working directory nor in {CHECKOUT}; the demo reads its "
                     "configs from a source checkout of mcsimclr (pip install -e .)")
+
+
+def simulation_workers() -> int:
+    """Simulation processes of a demo: one per CPU core this process may use, 2 to 16 (the files do not depend on
+    the count: tested in tests/test_build.py and tests/test_scenes_build.py)."""
+    return max(2, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2, 16))
 
 
 def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "auto", overwrite: bool = False,
@@ -88,7 +95,7 @@ def run_demo(*, out: str | Path, plan: DemoPlan, seed: int = 0, device: str = "a
 
     stages.begin(0)
     sim = load_config(SimulateConfig, configs["simulate"], plan.simulate_overrides(seed))
-    build(sim, out_dir=data, workers=2, progress=True, log=lambda _: None)
+    build(sim, out_dir=data, workers=simulation_workers(), progress=True, log=lambda _: None)
     stages.end(0)
 
     stages.begin(1)

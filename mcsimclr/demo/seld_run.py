@@ -1,10 +1,12 @@
-"""``mcsimclr demo --task seld``: simulate scenes, pretrain on the train scenes, SELD four ways, SRP-PHAT and MUSIC,
+"""``mcsimclr demo --task seld``: simulate scenes and unlabelled clips, pretrain, SELD four ways, SRP-PHAT and MUSIC,
 the table.
 
 Stages (each reuses the project's own commands as functions):
 1. ``simulate scenes``: train, dev and test scenes of the built-in synthetic sources (polyphony up to 2, static and
-   moving sources, diffuse noise; ``configs/simulate/scenes-demo.yaml``).
-2. ``mcsimclr pretrain`` on the train scenes (no labels; dev and test never seen).
+   moving sources, diffuse noise; ``configs/simulate/scenes-demo.yaml``) and ``plan.pretrain_clips`` unlabelled
+   single-event clips (``simulate build``, the ``noisy_train`` split only).
+2. ``mcsimclr pretrain`` on those clips (or, with ``pretrain_clips`` 0, on the train scenes); no labels, dev and
+   test never seen.
 3. ``mcsimclr seld``: ``linear``, ``random-linear``, ``scratch``, ``finetune``; each selects its epoch on dev and
    scores test once; then each selected model's oracle-activity azimuth error on test (:mod:`mcsimclr.seld.oracle_doa`).
 4. SRP-PHAT and MUSIC (no learning) on the test scenes, oracle activity (:mod:`mcsimclr.classical.scenes`).
@@ -24,7 +26,7 @@ import torch
 
 from mcsimclr.core.config import load_config
 from mcsimclr.core.device import resolve_device
-from mcsimclr.demo.run import DemoError, config_file
+from mcsimclr.demo.run import DemoError, config_file, simulation_workers
 from mcsimclr.demo.seld_plan import SELD_CLASSICAL, SELD_MODES, SeldDemoPlan
 from mcsimclr.demo.stages import Stages
 
@@ -34,7 +36,8 @@ def run_seld_demo(*, out: str | Path, plan: SeldDemoPlan, seed: int = 0, device:
     """Run the SELD demo into ``out``; returns the path of the table (markdown; a CSV lies beside it).
 
     Args:
-        out: output directory: ``data/`` (train, dev, test scene files), ``pretrain/``, ``seld/<mode>/`` (the
+        out: output directory: ``data/`` (train, dev, test scene files; ``data/clips/noisy_train.h5`` when
+            pretraining on clips), ``pretrain/``, ``seld/<mode>/`` (the
             ``mcsimclr seld`` result directories, with ``oracle_doa.json``), ``classical/<method>.json``,
             ``table.md``, ``table.csv``.
         plan: stage sizes (``SeldDemoPlan.full()`` or ``SeldDemoPlan.quick()``).
@@ -65,6 +68,8 @@ def _run(*, out: Path, plan: SeldDemoPlan, seed: int, device: str, overwrite: bo
     from mcsimclr.seld.data import load_scenes
     from mcsimclr.seld.oracle_doa import oracle_doa_errors
     from mcsimclr.seld.run import run_seld
+    from simulate.build import build
+    from simulate.config import SimulateConfig
     from simulate.scenes.build import build_scenes
     from simulate.scenes.config import ScenesConfig
 
@@ -73,25 +78,33 @@ def _run(*, out: Path, plan: SeldDemoPlan, seed: int, device: str, overwrite: bo
     placement = resolve_device(accelerator="gpu" if device == "cuda" else device,
                                precision="bf16-mixed", setting="--device cuda")
     accelerator, precision = placement.accelerator, placement.precision
-    configs = {name: config_file(getattr(plan, f"{name}_config")) for name in ("simulate", "pretrain", "seld")}
+    names = ("simulate", "pretrain", "seld", *(("clip",) if plan.pretrain_clips else ()))
+    configs = {name: config_file(getattr(plan, f"{name}_config")) for name in names}
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise DemoError(f"{out} is not empty; pass --overwrite to replace it, or choose another --out")
         shutil.rmtree(out)
     data = out / "data"
-    stages = Stages(["simulate the scenes (train, dev, test)", "pretrain the encoder on the train scenes "
-                     "(contrastive, no labels)", "SELD: linear probe, random-encoder probe, from scratch, fine-tune "
-                     "(epoch selected on dev, test scored once)", "SRP-PHAT and MUSIC on the test scenes "
-                     "(no learning, oracle activity)", "the table"], plan.expected_seconds, log=log)
+    on = f"{plan.pretrain_clips} unlabelled clips" if plan.pretrain_clips else "the train scenes"
+    stages = Stages(["simulate the scenes (train, dev, test)" + (f" and {on}" if plan.pretrain_clips else ""),
+                     f"pretrain the encoder on {on} (contrastive, no labels)",
+                     "SELD: linear probe, random-encoder probe, from scratch, fine-tune (epoch selected on dev, test "
+                     "scored once)", "SRP-PHAT and MUSIC on the test scenes (no learning, oracle activity)",
+                     "the table"], plan.expected_seconds, log=log)
 
     stages.begin(0)
     sim = load_config(ScenesConfig, configs["simulate"], plan.simulate_overrides(seed))
-    build_scenes(sim, out_dir=data, workers=2, progress=True, log=lambda _: None)
+    build_scenes(sim, out_dir=data, workers=simulation_workers(), progress=True, log=lambda _: None)
+    pretrain_data = data / "train.h5"
+    if plan.pretrain_clips:
+        clips = load_config(SimulateConfig, configs["clip"], plan.clip_overrides(seed))
+        build(clips, out_dir=data / "clips", workers=simulation_workers(), progress=True, log=lambda _: None)
+        pretrain_data = data / "clips" / "noisy_train.h5"
     stages.end(0)
 
     stages.begin(1)
     pre = load_config(PretrainConfig, configs["pretrain"], [
-        f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={data / 'train.h5'}",
+        f"out_dir={out / 'pretrain'}", f"seed={seed}", f"data.train={pretrain_data}",
         *plan.pretrain_schedule_overrides(), f"trainer.accelerator={accelerator}", f"trainer.precision='{precision}'",
         "log.wandb=false"])
     checkpoint = pretrain(pre) / "checkpoints" / "last.ckpt"

@@ -74,7 +74,8 @@ def check_scene_files(config: SeldConfig) -> tuple[DataInfo, DataInfo, DataInfo]
     missing = [k for k, v in paths.items() if not v]
     if missing:
         raise SeldError(f"data.{', data.'.join(missing)} must name scene files (`simulate scenes` output: train.h5, "
-                        "dev.h5, test.h5)")
+                        "dev.h5, test.h5; for recordings without a dev fold, such as STARSS23's, "
+                        "source.dcase.hold_out makes one: docs/dataset.md)")
     infos = {}
     for name, path in paths.items():
         info = read_data_info(path)

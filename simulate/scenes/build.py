@@ -327,9 +327,18 @@ def _recorded_plans(config: ScenesConfig, *, offsets: np.ndarray,
     checked before anything is written. ``peak`` is NaN: the recordings are stored as recorded, not scaled."""
     check_recorded_config(config)
     d = config.source.dcase
-    recordings = list_recordings(config, _chosen(list(d.folds), splits, where="source.dcase.folds"))
+    h = d.hold_out
+    recordings = list_recordings(config, _chosen(d.output_splits, splits,
+                                                 where="source.dcase.folds (and source.dcase.hold_out.split)"))
+
+    def split_attrs(split: str) -> dict:
+        if h.split and split in (h.split, h.source):
+            return {"folds": string_array(sorted(d.folds[h.source])),
+                    "hold_out": f"{h.split} from {h.source}: fraction {h.fraction:g} of each fold, seed {h.seed}"}
+        return {"folds": string_array(sorted(d.folds[split]))}
+
     plans = [SplitPlan(split, [RecordedRef(split, i) for i in range(len(recs))], recordings_digest(recs),
-                       {"folds": string_array(sorted(d.folds[split]))}) for split, recs in recordings.items()]
+                       split_attrs(split)) for split, recs in recordings.items()]
     class_names = d.class_names if d.class_names is not None else list(STARSS23_CLASSES)
     attrs = {"class_names": string_array(list(class_names)), "source_kind": "dcase", "backend": "recorded",
              "backend_version": "none", "peak": np.nan, "label_hop_s": DCASE_HOP_S, "max_tracks": d.max_tracks}
@@ -343,9 +352,9 @@ def build_scenes(config: ScenesConfig, *, out_dir: str | Path, workers: int = 1,
                  log: Callable[[str], None] = print) -> list[Path]:
     """Render (or resume) one scene file per output split in ``out_dir``; their paths.
 
-    The output splits are those of ``scene.splits`` (simulated scenes) or of ``source.dcase.folds`` (recorded
-    scenes, ``source.kind: dcase``, see ``simulate.scenes.recorded``). Arguments as ``simulate.build.build``;
-    ``splits`` selects output splits.
+    The output splits are those of ``scene.splits`` (simulated scenes) or of ``source.dcase.folds`` and its
+    ``hold_out`` (recorded scenes, ``source.kind: dcase``, see ``simulate.scenes.recorded``). Arguments as
+    ``simulate.build.build``; ``splits`` selects output splits.
 
     Raises:
         GeometryError, ScheduleError, SourceError, BackendUnavailable, BuildError, ValueError: naming the value,

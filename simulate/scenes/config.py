@@ -81,6 +81,29 @@ class SceneConfig:
 
 
 @dataclass
+class DcaseHoldOutConfig:
+    """Recordings moved from one output split to a new one: a dev split (for the epoch selection of ``mcsimclr
+    seld``) where the folds have none, as STARSS23's development set (train and test folds only).
+
+    ``split``: the new split's name (``""``: no hold-out); ``source``: the split of ``folds`` it takes recordings
+    from; ``fraction``: of each fold of ``source`` (rounded; at least one recording of a fold with two or more,
+    never a whole fold); ``seed``: which recordings. Recordings are held out whole; two recordings of one room may
+    land on both sides (the dev split selects epochs, it does not measure generalisation to new rooms).
+    """
+
+    split: str = ""
+    source: str = "train"
+    fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction < 1.0:
+            raise ValueError(f"dcase.hold_out.fraction must be in (0, 1), got {self.fraction}")
+        if self.seed < 0:
+            raise ValueError(f"dcase.hold_out.seed must be >= 0, got {self.seed}")
+
+
+@dataclass
 class DcaseSourceConfig:
     """Recorded scenes in the STARSS23 / DCASE layout under ``root`` (``mic_dev/<fold>/*.wav``, 4 channels, 24 kHz;
     ``metadata_dev/<fold>/*.csv``), read into scene files instead of simulated.
@@ -88,15 +111,22 @@ class DcaseSourceConfig:
     ``folds`` maps each output split to the folds it holds (e.g. ``train: [dev-train-sony, dev-train-tau]``);
     a fold belongs to one split only. The folds decide the splits and their scenes (one per recording, sorted
     by fold, then name): ``scene.splits`` and the rest of the ``scene``, ``room`` and ``backend`` sections are
-    not used. ``class_names`` fixes the classes (default: STARSS23's 13); ``max_tracks``: events at once in a
+    not used. ``hold_out`` adds a split of recordings taken from another (:class:`DcaseHoldOutConfig`).
+    ``class_names`` fixes the classes (default: STARSS23's 13); ``max_tracks``: events at once in a
     frame. The array must be ``tetrahedral`` and ``sample_rate`` that of the recordings (24000; no
     resampling); labels are DCASE's 100 ms frames. See ``simulate.scenes.recorded``.
     """
 
     root: str = ""
     folds: dict[str, list[str]] = field(default_factory=dict)
+    hold_out: DcaseHoldOutConfig = field(default_factory=DcaseHoldOutConfig)
     class_names: list[str] | None = None
     max_tracks: int = 6
+
+    @property
+    def output_splits(self) -> list[str]:
+        """The splits written: those of ``folds``, then the hold-out's."""
+        return [*self.folds, *([self.hold_out.split] if self.hold_out.split else [])]
 
     def __post_init__(self) -> None:
         if self.max_tracks < 1:
@@ -110,6 +140,12 @@ class DcaseSourceConfig:
                     raise ValueError(f"dcase.folds: fold {fold!r} is in both {owner[fold]!r} and {split!r}; a fold "
                                      "belongs to one split")
                 owner[fold] = split
+        h = self.hold_out
+        if h.split and h.split in self.folds:
+            raise ValueError(f"dcase.hold_out.split {h.split!r} is already a split of dcase.folds; name a new one")
+        if h.split and h.source not in self.folds:
+            raise ValueError(f"dcase.hold_out.source {h.source!r} is not a split of dcase.folds "
+                             f"({', '.join(self.folds) or 'none'})")
 
 
 @dataclass

@@ -36,10 +36,11 @@ from simulate.scenes.block_arrays import PER_SCENE_NAMES, block_arrays
 from simulate.scenes.config import ScenesConfig
 from simulate.sources.base import SourceError
 
-__all__ = ["LabelEvent", "RecordedRef", "RecordedSceneRenderer", "check_recorded_config", "label_events",
+__all__ = ["LabelEvent", "RecordedRef", "RecordedSceneRenderer", "check_recorded_config", "hold_out", "label_events",
            "list_recordings", "recordings_digest"]
 
 _NAN3 = (np.nan, np.nan, np.nan)
+_TAG_HOLD_OUT = 0x686F6C64  # "hold": the hold-out's draws, apart from any other seed sequence
 
 
 @dataclass(frozen=True)
@@ -101,16 +102,41 @@ def list_recordings(config: ScenesConfig, splits: Sequence[str]) -> dict[str, li
             and line), or a split with no recordings.
     """
     d = config.source.dcase
+    h = d.hold_out
     class_names = tuple(d.class_names) if d.class_names is not None else STARSS23_CLASSES
+    held = bool(h.split) and (h.split in splits or h.source in splits)
     out = {}
-    for split in splits:
+    for split in dict.fromkeys([*(s for s in splits if s != h.split), *([h.source] if held else [])]):
         folds = sorted(d.folds[split])
         out[split] = read_starss_folder(d.root, class_names=class_names, sample_rate=config.sample_rate, folds=folds,
                                         hop_s=DCASE_HOP_S, max_tracks=d.max_tracks)
         if not out[split]:
             raise SourceError(f"split {split!r}: its folds {', '.join(folds)} under {Path(d.root) / 'mic_dev'} hold "
                               "no recordings (.wav)")
-    return out
+    if held:
+        out[h.source], out[h.split] = hold_out(out[h.source], fraction=h.fraction, seed=h.seed)
+        if not out[h.split]:
+            raise SourceError(f"source.dcase.hold_out: no fold of split {h.source!r} has 2 or more recordings, so "
+                              f"none can be moved to {h.split!r} without emptying a fold")
+    return {split: out[split] for split in splits}
+
+
+def hold_out(recordings: Sequence[RecordedScene], *, fraction: float,
+             seed: int) -> tuple[list[RecordedScene], list[RecordedScene]]:
+    """``(kept, held)``: of each fold of ``recordings`` (sorted by fold, then name), ``round(fraction * n)``
+    recordings drawn with ``seed`` (at least 1, at most ``n - 1``; none of a fold of one), both lists in the
+    input's order."""
+    by_fold: dict[str, list[int]] = {}
+    for i, r in enumerate(recordings):
+        by_fold.setdefault(r.fold, []).append(i)
+    rng = np.random.default_rng(np.random.SeedSequence([_TAG_HOLD_OUT, seed]))
+    chosen: set[int] = set()
+    for fold in sorted(by_fold):
+        rows = by_fold[fold]
+        k = min(max(1, round(fraction * len(rows))), len(rows) - 1)
+        chosen.update(rows[j] for j in rng.choice(len(rows), size=k, replace=False))
+    return ([r for i, r in enumerate(recordings) if i not in chosen],
+            [r for i, r in enumerate(recordings) if i in chosen])
 
 
 def recordings_digest(recordings: Sequence[RecordedScene]) -> str:
