@@ -67,8 +67,9 @@ class SeldDemoPlan:
         ``"clips"``: on ``600 * scale`` unlabelled single-event clips (``configs/simulate/demo.yaml``, the paper's
         setting) with the clip demo's schedule (14 epochs of batch 64, 1 warm-up). On dev (docs/results.md, SELD
         "Later trials", t13) fine-tuning after clip pretraining tied or beat scratch in 6 of 6 paired runs, after
-        scene pretraining in 1 of 3, all by at most 0.015 F20 (a lean, not a result); clips are not the default
-        because they take the demo from 9.1 to 11.0 minutes on 2 CPU cores, over its 10-minute budget.
+        scene pretraining in 1 of 3, all by at most 0.015 F20 (a lean, not a result, and gone once scratch trains
+        at 1e-3, t15); clips are not the default because they take the demo from 9.1 to 11.0 minutes on 2 CPU
+        cores, over its 10-minute budget.
 
         Raises:
             ValueError: ``scale <= 0``, or ``pretrain_on`` neither ``scenes`` nor ``clips``.
