@@ -185,12 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         runs.append((name, _pretrain(args.out, data, args.seed, name, overrides)))
         print(f"pretrained {name} ({time.perf_counter() - started:.0f} s)", flush=True)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    tag = args.tag + ("-ontrain" if args.score_on == "train" else "")
     for name, ckpt in runs:
         for mode in args.modes:
             run_name = "none" if mode == "scratch" else name  # scratch does not depend on the pretraining
             started = time.perf_counter()
-            train_seed = args.seed if args.train_seed is None else args.train_seed
-            tag = args.tag + ("-ontrain" if args.score_on == "train" else "")
             _seld(args.out, data, train_seed, run_name, mode, ckpt, tag, args.seld_extra, args.score_on)
             print(f"seld {run_name} {mode}{tag} ({time.perf_counter() - started:.0f} s)", flush=True)
     print(table(args.out), end="")

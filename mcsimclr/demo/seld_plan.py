@@ -77,17 +77,16 @@ class SeldDemoPlan:
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         _check_pretrain_on(pretrain_on)
-        base_scenes, base_clips = (120, 20, 40), (600, 100, 200)
 
-        def n(counts: tuple[int, int, int]) -> tuple[int, int, int]:
-            a, b, c = (max(round(x * scale), 2) for x in counts)
-            return a, b, c
+        def n(count: int) -> int:
+            return max(round(count * scale), 2)
 
         times = tuple(t * scale for t in cls.expected_seconds[:4]) + cls.expected_seconds[4:]
-        plan = cls(scenes=n(base_scenes), clips=n(base_clips), pretrain_epochs=60, pretrain_warmup=5,
-                   linear_epochs=20, finetune_epochs=15, classical_window_frames=3, expected_seconds=times)
+        plan = cls(scenes=(n(120), n(20), n(40)), clips=(n(600), n(100), n(200)), pretrain_epochs=60,
+                   pretrain_warmup=5, linear_epochs=20, finetune_epochs=15, classical_window_frames=3,
+                   expected_seconds=times)
         if pretrain_on == "clips":
-            plan = replace(plan, pretrain_clips=max(round(600 * scale), 2), pretrain_epochs=14, pretrain_warmup=1,
+            plan = replace(plan, pretrain_clips=n(600), pretrain_epochs=14, pretrain_warmup=1,
                            pretrain_batch=64, expected_seconds=(times[0] + 20 * scale, 100 * scale, *times[2:]))
         return plan
 

@@ -105,8 +105,11 @@ def list_recordings(config: ScenesConfig, splits: Sequence[str]) -> dict[str, li
     h = d.hold_out
     class_names = tuple(d.class_names) if d.class_names is not None else STARSS23_CLASSES
     held = bool(h.split) and (h.split in splits or h.source in splits)
+    to_read = [s for s in splits if s != h.split]  # the hold-out's recordings are read with its source split
+    if held and h.source not in to_read:
+        to_read.append(h.source)
     out = {}
-    for split in dict.fromkeys([*(s for s in splits if s != h.split), *([h.source] if held else [])]):
+    for split in to_read:
         folds = sorted(d.folds[split])
         out[split] = read_starss_folder(d.root, class_names=class_names, sample_rate=config.sample_rate, folds=folds,
                                         hop_s=DCASE_HOP_S, max_tracks=d.max_tracks)
