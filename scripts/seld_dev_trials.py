@@ -1,8 +1,8 @@
 """SELD recipe trials on a dev split of a data set of their own: pretraining variants x SELD modes, dev scores only.
 
 The data set is the SELD demo's (``configs/simulate/scenes-demo.yaml`` at ``SeldDemoPlan.full()``'s sizes) with
-its own seed (default 7: the seed the demo's recipe was chosen on; the demo's reported seeds are 100-102). Each
-pretraining variant is ``configs/pretrain/demo.yaml`` on the train scenes at the scene schedule
+its own seed (default 7: the seed the demo's recipe was chosen on; the demo reports seeds 103-105, earlier 100-102).
+Each pretraining variant is ``configs/pretrain/demo.yaml`` on the train scenes at the scene schedule
 (``SeldDemoPlan.full(pretrain_on="scenes")``) plus the variant's overrides (``data.train=CLIPS.h5`` and the clip
 schedule for a pretraining on clips, as trial t13); each
 SELD run is ``configs/seld/demo.yaml`` at the demo's epochs plus the run's overrides, selects its epoch on dev and

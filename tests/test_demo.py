@@ -165,6 +165,37 @@ def test_quick_seld_demo_pretrains_on_clips_or_on_the_scenes(tmp_path, capsys):
     assert (other / "table.csv").is_file()
     assert main(["demo", "--pretrain-on", "clips", "--quick", "--out", str(tmp_path / "clip-demo")]) == 2
     assert "--pretrain-on is for --task seld" in capsys.readouterr().err
+    _check_seeds_table([out, other], capsys)
+
+
+def _check_seeds_table(runs: list[Path], capsys) -> None:
+    """scripts/seld_seeds_table.py on two real quick runs (seeds 3 and 0): its per-seed cells are the demo tables'
+    numbers, its means and paired differences follow from them, its requirement verdict applies the issue's rule
+    (every difference above the larger sd), and a run given twice or a missing one is refused by name."""
+    import numpy as np
+
+    script = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "seld_seeds_table.py"), run_name="x")
+    assert script["main"]([str(r) for r in runs]) == 0
+    printed = capsys.readouterr().out
+    f20 = {}
+    for run in runs:
+        seed = json.loads((run / "seld" / "scratch" / "metrics.json").read_text())["run"]["seed"]
+        with open(run / "table.csv") as fh:
+            for r in csv.DictReader(fh):
+                if r["F20"]:
+                    f20[r["mode"], seed] = float(r["F20"])
+                    assert f"| {r['mode']} | {seed} | {float(r['F20']):.3f} | " in printed
+    ft, sc = (np.array([f20[mode, s] for s in (0, 3)]) for mode in ("finetune", "scratch"))
+    assert f"| scratch | {sc.mean():.3f} +- {sc.std(ddof=1):.3f} " in printed
+    assert "finetune - scratch " + ", ".join(f"{d:+.3f}" for d in ft - sc) in printed
+    met = bool((ft - sc > max(ft.std(ddof=1), sc.std(ddof=1))).all())
+    assert ("**met** |" if met else "**missed** |") in printed.split("Requirement:")[1].splitlines()[0]
+    with pytest.raises(SystemExit):
+        script["main"]([str(runs[0]), str(runs[0])])
+    assert "appears twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script["main"]([str(runs[0]), str(runs[1].parent / "nothing")])
+    assert "nothing/seld/linear/metrics.json: no metrics" in capsys.readouterr().err
 
 
 def test_simulation_workers_follow_the_cores_within_2_to_16():
