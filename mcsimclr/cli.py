@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
         + DEVICE_POLICY + " Here --device auto|cpu|cuda stands for the accelerator (cuda = gpu); bf16 on a GPU.",
         epilog="examples:\n  mcsimclr demo\n  mcsimclr demo --quick --out /tmp/demo\n  mcsimclr demo --scale 4 "
         "--device cuda --out runs/demo-big\n  mcsimclr demo --task seld --seed 100 --out runs/demo-seld-100\n"
-        "  mcsimclr demo --task seld --scale 10 --pretrain-on clips --device cuda --out runs/demo-seld-x10",
+        "  mcsimclr demo --task seld --scale 10 --pretrain-on clips --device cuda --out runs/demo-seld-x10\n"
+        "  mcsimclr demo --task seld --fraction 0.25 --seed 103 --out runs/demo-seld-f0.25-s103",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--task", choices=("clips", "seld"), default="clips",
                       help="clips: the clip table (default); seld: scenes, SELD four ways and SRP-PHAT (about 10 min)")
@@ -144,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--pretrain-on", choices=("scenes", "clips"), default=None,
                       help="--task seld: pretrain on the train scenes (default) or on unlabelled single-event "
                       "clips simulated for it (the paper's setting; about 2 min more; docs/results.md, SELD)")
+    demo.add_argument("--fraction", type=float, default=None,
+                      help="--task seld: train the SELD modes on this seeded fraction of the train scenes, in (0, 1] "
+                      "(default 1); the pretraining still sees all of them, without labels")
     demo.add_argument("--threads", type=int, default=1,
                       help="--task seld: torch threads (default 1; 2 threads on 2 shared cores ran 10x slower)")
     probe = sub.add_parser(
@@ -284,16 +288,22 @@ def _demo(args: argparse.Namespace) -> int:
         if args.quick and args.scale != 1.0:
             raise DemoError(f"--quick and --scale {args.scale:g} together: --quick has one (tiny) size")
         if args.task == "seld":
+            from dataclasses import replace
+
             from mcsimclr.demo.seld_plan import SeldDemoPlan
             from mcsimclr.demo.seld_run import run_seld_demo
 
             on = args.pretrain_on or "scenes"
             plan = SeldDemoPlan.quick(pretrain_on=on) if args.quick else SeldDemoPlan.full(args.scale, pretrain_on=on)
+            if args.fraction is not None:
+                plan = replace(plan, fraction=args.fraction)
             run_seld_demo(out=args.out or Path("runs/demo-seld"), plan=plan, seed=args.seed, device=args.device,
                           overwrite=args.overwrite, threads=args.threads)
             return 0
         if args.pretrain_on is not None:
             raise DemoError("--pretrain-on is for --task seld (the clip demo pretrains on its unlabelled clips)")
+        if args.fraction is not None:
+            raise DemoError("--fraction is for --task seld (the clip demo has no label-fraction option)")
         plan = DemoPlan.quick() if args.quick else DemoPlan.full(args.scale)
         run_demo(out=args.out or Path("runs/demo"), plan=plan, seed=args.seed, device=args.device,
                  overwrite=args.overwrite)

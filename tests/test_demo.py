@@ -155,16 +155,26 @@ def test_quick_seld_demo_pretrains_on_clips_or_on_the_scenes(tmp_path, capsys):
     for mode in ("linear", "finetune"):
         run = json.loads((out / "seld" / mode / "metrics.json").read_text())["run"]
         assert Path(run["checkpoint"]) == out / "pretrain" / "checkpoints" / "last.ckpt"
-    other = tmp_path / "on-scenes"
-    assert main(["demo", "--task", "seld", "--quick", "--pretrain-on", "scenes", "--out", str(other),
-                 "--device", "cpu"]) == 0
-    assert "pretrain the encoder on the train scenes" in capsys.readouterr().out
+    other = tmp_path / "on-scenes"  # also --fraction: the SELD modes learn from half of the 6 train scenes
+    assert main(["demo", "--task", "seld", "--quick", "--pretrain-on", "scenes", "--fraction", "0.5", "--out",
+                 str(other), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "pretrain the encoder on the train scenes" in printed
+    assert "the labels of a fraction 0.5 of the train scenes" in printed
+    for mode in SELD_MODES:
+        run = json.loads((other / "seld" / mode / "metrics.json").read_text())["run"]
+        assert run["fraction"] == 0.5 and run["n_scenes"]["train_used"] == 3 and run["n_scenes"]["train_file"] == 6
+    assert json.loads((out / "seld" / "scratch" / "metrics.json").read_text())["run"]["n_scenes"]["train_used"] == 6
     assert not (other / "data" / "clips").exists()
     assert Path(yaml.safe_load((other / "pretrain" / "config.yaml").read_text())["data"]["train"]) == (
         other / "data" / "train.h5")
     assert (other / "table.csv").is_file()
     assert main(["demo", "--pretrain-on", "clips", "--quick", "--out", str(tmp_path / "clip-demo")]) == 2
     assert "--pretrain-on is for --task seld" in capsys.readouterr().err
+    assert main(["demo", "--fraction", "0.5", "--quick", "--out", str(tmp_path / "clip-demo")]) == 2
+    assert "--fraction is for --task seld" in capsys.readouterr().err
+    assert main(["demo", "--task", "seld", "--fraction", "0", "--quick", "--out", str(tmp_path / "clip-demo")]) == 2
+    assert "fraction must be in (0, 1]" in capsys.readouterr().err and not (tmp_path / "clip-demo").exists()
     _check_seeds_table([out, other], capsys)
 
 

@@ -28,6 +28,8 @@ class SeldDemoPlan:
             or test clip is drawn); 0: on the train scenes themselves.
         linear_epochs, finetune_epochs: SELD training lengths (epochs over the tiling windows of the train scenes;
             the epoch is selected on dev).
+        fraction: the SELD modes train on this seeded fraction of the train scenes (``mcsimclr seld --fraction``;
+            the same number of updates at every fraction); the pretraining still sees all of them, unlabelled.
         classical_window_frames: analysis window of SRP-PHAT and MUSIC in label frames (full plan: 3, i.e.
             300 ms, chosen on dev: SRP-PHAT's error at polyphony 1 was 39 deg with 100 ms, 22 with 300 and 500 ms).
         simulate_config, simulate_extra: scene config and any overrides it needs (the quick plan adds a dev split).
@@ -46,12 +48,18 @@ class SeldDemoPlan:
     pretrain_batch: int = 32
     classical_window_frames: int = 1
     pretrain_clips: int = 0
+    fraction: float = 1.0
     simulate_config: str = "configs/simulate/scenes-demo.yaml"
     clip_config: str = "configs/simulate/demo.yaml"
     simulate_extra: tuple[str, ...] = ()
     pretrain_config: str = "configs/pretrain/demo.yaml"
     seld_config: str = "configs/seld/demo.yaml"
     expected_seconds: tuple[float, float, float, float, float] = (90.0, 75.0, 350.0, 30.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1] (of the train scenes the SELD modes learn from), "
+                             f"got {self.fraction}")
 
     @classmethod
     def full(cls, scale: float = 1.0, pretrain_on: str = "scenes") -> SeldDemoPlan:
@@ -120,4 +128,5 @@ class SeldDemoPlan:
                 f"optim.batch_size={self.pretrain_batch}", "monitor.train=''", "monitor.dev=''"]
 
     def seld_overrides(self) -> list[str]:
-        return [f"linear.epochs={self.linear_epochs}", f"finetune.epochs={self.finetune_epochs}"]
+        return [f"linear.epochs={self.linear_epochs}", f"finetune.epochs={self.finetune_epochs}",
+                f"fraction={self.fraction}"]

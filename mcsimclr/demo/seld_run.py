@@ -86,10 +86,11 @@ def _run(*, out: Path, plan: SeldDemoPlan, seed: int, device: str, overwrite: bo
         shutil.rmtree(out)
     data = out / "data"
     on = f"{plan.pretrain_clips} unlabelled clips" if plan.pretrain_clips else "the train scenes"
+    labels = f"; the labels of a fraction {plan.fraction:g} of the train scenes" if plan.fraction < 1 else ""
     stages = Stages(["simulate the scenes (train, dev, test)" + (f" and {on}" if plan.pretrain_clips else ""),
                      f"pretrain the encoder on {on} (contrastive, no labels)",
                      "SELD: linear probe, random-encoder probe, from scratch, fine-tune (epoch selected on dev, test "
-                     "scored once)", "SRP-PHAT and MUSIC on the test scenes (no learning, oracle activity)",
+                     f"scored once{labels})", "SRP-PHAT and MUSIC on the test scenes (no learning, oracle activity)",
                      "the table"], plan.expected_seconds, log=log)
 
     stages.begin(0)
