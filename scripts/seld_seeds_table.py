@@ -26,7 +26,7 @@ import numpy as np
 
 from mcsimclr.demo.seld_plan import SELD_CLASSICAL as CLASSICAL
 from mcsimclr.demo.seld_plan import SELD_MODES as MODES
-from mcsimclr.demo.seld_table import COLUMNS
+from mcsimclr.demo.seld_table import COLUMNS, cell, classical_row, learned_row
 
 PAIRS = (("finetune", "scratch"), ("linear", "scratch"), ("linear", "random-linear"))
 
@@ -39,6 +39,7 @@ def read_run(run: Path, seld_dir: str = "seld") -> tuple[int, dict[str, dict[str
     """
     rows: dict[str, dict[str, float]] = {}
     seed = None
+    unmeasured = {p: {"azimuth_error_mean": math.nan} for p in (1, 2)}  # no oracle_doa.json: a plain seld run
     for mode in MODES:
         path = run / seld_dir / mode / "metrics.json"
         if not path.is_file():
@@ -47,27 +48,16 @@ def read_run(run: Path, seld_dir: str = "seld") -> tuple[int, dict[str, dict[str
         if seed is not None and m["run"]["seed"] != seed:
             raise ValueError(f"{path}: seed {m['run']['seed']}, but the other modes of {run} have {seed}")
         seed = m["run"]["seed"]
-        m24, m23 = m["dcase2024"], m["dcase2023"]
-        values = {"F20": m24["F20"], "DOAE_CD": m24["DOAE_CD"], "ER20": m24["ER20"], "LE_CD": m23["LE_CD"],
-                  "LR_CD": m23["LR_CD"], "az_p1": math.nan, "az_p2": math.nan}
         oracle = path.parent / "oracle_doa.json"
-        if oracle.is_file():
-            doc = json.loads(oracle.read_text())
-            values.update(az_p1=doc["1"]["azimuth_error_mean"], az_p2=doc["2"]["azimuth_error_mean"])
-        rows[mode] = {k: math.nan if v is None else float(v) for k, v in values.items()}
+        doa = {int(p): v for p, v in json.loads(oracle.read_text()).items()} if oracle.is_file() else unmeasured
+        values = learned_row(mode, m, doa).values
+        rows[mode] = {k: math.nan if v is None else float(v) for k, v in values.items()}  # JSON null: undefined
     for method in CLASSICAL:
         path = run / "classical" / f"{method}.json"
         if path.is_file():
-            poly = json.loads(path.read_text())["polyphony"]
-            rows[method] = {k: math.nan for k, _ in COLUMNS}
-            rows[method].update(az_p1=poly["1"]["azimuth_error_mean"], az_p2=poly["2"]["azimuth_error_mean"])
+            poly = {int(p): v for p, v in json.loads(path.read_text())["polyphony"].items()}
+            rows[method] = classical_row(method, {"polyphony": poly}).values
     return seed, rows
-
-
-def _fmt(value: float, key: str) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:.3f}" if key in ("F20", "ER20", "LR_CD") else f"{value:.1f}"
 
 
 def summary(values: list[float], key: str) -> str:
@@ -78,7 +68,7 @@ def summary(values: list[float], key: str) -> str:
     if not len(v):
         return "-"
     sd = v.std(ddof=1) if len(v) > 1 else math.nan
-    text = f"{_fmt(v.mean(), key)} +- {_fmt(sd, key)} [{_fmt(v.min(), key)}, {_fmt(v.max(), key)}]"
+    text = f"{cell(v.mean(), key)} +- {cell(sd, key)} [{cell(v.min(), key)}, {cell(v.max(), key)}]"
     return text if len(v) == len(all_values) else f"{text} ({len(v)} of {len(all_values)} seeds)"
 
 
@@ -116,7 +106,7 @@ def tables(runs: dict[int, dict[str, dict[str, float]]]) -> str:
     lines = [f"| mode | seed | {head} |", "|---|---|" + "---:|" * len(COLUMNS)]
     for name in names:
         for s in seeds:
-            lines.append(f"| {name} | {s} | " + " | ".join(_fmt(runs[s][name][k], k) for k, _ in COLUMNS) + " |")
+            lines.append(f"| {name} | {s} | " + " | ".join(cell(runs[s][name][k], k) for k, _ in COLUMNS) + " |")
     lines += ["", f"Across the {len(seeds)} seeds: mean +- standard deviation (ddof 1) [min, max]:", "",
               f"| mode | {head} |", "|---|" + "---:|" * len(COLUMNS)]
     for name in names:

@@ -50,7 +50,8 @@ def classical_row(mode: str, result: dict) -> SeldRow:
     return SeldRow(mode, values)
 
 
-def _cell(value: float, key: str) -> str:
+def cell(value: float, key: str) -> str:
+    """One table cell: ``-`` when not measured; F20, ER20 and LR_CD to 3 decimals, angles to 1."""
     if not math.isfinite(value):
         return "-"
     return f"{value:.3f}" if key in ("F20", "ER20", "LR_CD") else f"{value:.1f}"
@@ -59,7 +60,7 @@ def _cell(value: float, key: str) -> str:
 def to_markdown(rows: list[SeldRow]) -> str:
     head = "| setting | " + " | ".join(title for _, title in COLUMNS) + " |"
     rule = "|---|" + "---:|" * len(COLUMNS)
-    body = [f"| {ROW_NAMES.get(r.mode, r.mode)} | " + " | ".join(_cell(r.values[k], k) for k, _ in COLUMNS) + " |"
+    body = [f"| {ROW_NAMES.get(r.mode, r.mode)} | " + " | ".join(cell(r.values[k], k) for k, _ in COLUMNS) + " |"
             for r in rows]
     return "\n".join([head, rule, *body]) + "\n"
 
